@@ -1,0 +1,61 @@
+"""Shared by the benchmark runners: timing, tables, JSON.
+
+Every figure is a ratio against a peer measured in the same process on the same
+inputs, after warm-up, as the median of many runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Callable
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def median_seconds(run: Callable[[], None], repeats: int, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def alternate(runs: dict[str, Callable[[], None]], repeats: int, rounds: int = 3) -> dict[str, float]:
+    """Median seconds of each run, timed in blocks that alternate between the
+    contenders so that drift in the machine's speed hits both alike."""
+    samples: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            samples[name].append(median_seconds(run, repeats))
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
+    """columns: (key, heading, format)."""
+    cells = [[heading for _, heading, _ in columns]]
+    for row in rows:
+        cells.append([format(row[key], fmt) for key, _, fmt in columns])
+    widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def machine() -> dict:
+    return {"machine": platform.machine(), "processor": platform.processor(),
+            "cpus": os.cpu_count(), "python": platform.python_version()}
+
+
+def write_json(name: str, payload: dict) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps({"machine": machine(), **payload}, indent=2))
+    return path

@@ -1,0 +1,52 @@
+#include "cpu/gemm.hpp"
+
+#include <climits>
+#include <stdexcept>
+#include <string>
+
+#if defined(MPSNN_BLAS_ACCELERATE)
+#include <Accelerate/Accelerate.h>
+#define MPSNN_CBLAS(name) cblas_##name
+#else
+#include <cblas.h>  // scipy-openblas32: every symbol carries the scipy_ prefix
+#define MPSNN_CBLAS(name) scipy_cblas_##name
+#endif
+
+namespace mpsnn::cpu {
+
+namespace {
+
+int blas_int(std::size_t value, const char* what) {
+  if (value > static_cast<std::size_t>(INT_MAX))
+    throw std::invalid_argument(std::string("[gemm] ") + what + " = " + std::to_string(value) +
+                                " exceeds the BLAS's 32-bit limit");
+  return static_cast<int>(value);
+}
+
+}  // namespace
+
+void sgemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k,
+           float alpha, const float* a, std::size_t lda, const float* b, std::size_t ldb,
+           float beta, float* c, std::size_t ldc) {
+  MPSNN_CBLAS(sgemm)(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans,
+                     transpose_b ? CblasTrans : CblasNoTrans, blas_int(m, "m"), blas_int(n, "n"),
+                     blas_int(k, "k"), alpha, a, blas_int(lda, "lda"), b, blas_int(ldb, "ldb"),
+                     beta, c, blas_int(ldc, "ldc"));
+}
+
+void check_sgemm_sizes(std::size_t m, std::size_t n, std::size_t k, std::size_t lda,
+                       std::size_t ldb, std::size_t ldc) {
+  blas_int(m, "m"), blas_int(n, "n"), blas_int(k, "k");
+  blas_int(lda, "lda"), blas_int(ldb, "ldb"), blas_int(ldc, "ldc");
+}
+
+std::string blas_description() {
+#if defined(MPSNN_BLAS_ACCELERATE)
+  return "Accelerate";
+#else
+  return std::string(scipy_openblas_get_config()) + ", " +
+         std::to_string(scipy_openblas_get_num_threads()) + " threads";
+#endif
+}
+
+}  // namespace mpsnn::cpu
