@@ -29,6 +29,7 @@ from ._core import (  # noqa: F401  (re-exported API)
     float32,
 )
 from ._image_batch import ImageBatch  # noqa: F401
+from . import bnns  # noqa: F401,E402
 
 _HERE = _os.path.dirname(_os.path.abspath(__file__))
 

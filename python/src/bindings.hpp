@@ -18,6 +18,7 @@ void bind_runtime(py::module_& m);
 void bind_matrix(py::module_& m);
 void bind_image(py::module_& m);
 void bind_kernels(py::module_& m);
+void bind_bnns(py::module_& m);
 
 // A size from Python: ValueError naming `name` unless it is >= minimum.
 inline std::size_t to_size(std::int64_t value, const char* name, std::int64_t minimum = 1) {

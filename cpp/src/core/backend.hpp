@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/lstm.hpp"
 #include "mpsnn/types.hpp"
 
 namespace mpsnn::detail {
@@ -55,6 +56,32 @@ struct MatrixMultiplicationArgs {
   MatrixOperand left, right, result;
 };
 
+// A position in backend memory; empty when the tensor is absent.
+struct TensorRef {
+  std::shared_ptr<Storage> storage;
+  std::size_t offset_bytes = 0;
+  explicit operator bool() const { return storage != nullptr; }
+};
+
+// Shapes and layouts: docs/lstm-layout.md. Absent h0/c0 mean zeros; absent
+// hn/cn are not written. Without a cache the forward is for inference (no
+// dropout).
+struct LstmForwardArgs {
+  LstmConfig config;
+  TensorRef x, h0, c0, parameters, y, hn, cn, cache;
+  bool reference = false;  // the plain reference kernel, for validation
+};
+
+// Reads the cache the training forward wrote (never writes it). Absent
+// dhn/dcn mean zeros; absent dh0/dc0 are not written; parameter gradients
+// overwrite `parameter_gradients` (packed layout).
+struct LstmBackwardArgs {
+  LstmConfig config;
+  TensorRef x, h0, c0, parameters, cache, dy, dhn, dcn;
+  TensorRef dx, dh0, dc0, parameter_gradients;
+  bool reference = false;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -83,6 +110,8 @@ class Backend {
   virtual void encode_host_function(CommandBufferState& buffer, std::function<void()> function) = 0;
   virtual void encode_matrix_multiplication(CommandBufferState& buffer,
                                             const MatrixMultiplicationArgs& args) = 0;
+  virtual void encode_lstm_forward(CommandBufferState& buffer, const LstmForwardArgs& args) = 0;
+  virtual void encode_lstm_backward(CommandBufferState& buffer, const LstmBackwardArgs& args) = 0;
 };
 
 // Defined by each backend folder (the real backend, or its stub).

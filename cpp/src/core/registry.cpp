@@ -25,6 +25,8 @@ class UnbuiltBackend final : public Backend {
   void encode_matrix_multiplication(CommandBufferState&, const MatrixMultiplicationArgs&) override {
     fail();
   }
+  void encode_lstm_forward(CommandBufferState&, const LstmForwardArgs&) override { fail(); }
+  void encode_lstm_backward(CommandBufferState&, const LstmBackwardArgs&) override { fail(); }
 
  private:
   [[noreturn]] void fail() const {

@@ -28,6 +28,11 @@ template <typename T>
 T* host(const std::shared_ptr<detail::Storage>& storage, std::size_t offset = 0) {
   return reinterpret_cast<T*>(static_cast<char*>(storage->host_pointer()) + offset);
 }
+// The host address of a tensor, or nullptr when it is absent.
+template <typename T>
+T* host(const detail::TensorRef& tensor) {
+  return tensor ? host<T>(tensor.storage, tensor.offset_bytes) : nullptr;
+}
 
 class CpuBackend final : public detail::Backend {
  public:
@@ -50,6 +55,10 @@ class CpuBackend final : public detail::Backend {
                             std::function<void()> function) override;
   void encode_matrix_multiplication(detail::CommandBufferState& buffer,
                                     const detail::MatrixMultiplicationArgs& args) override;
+  void encode_lstm_forward(detail::CommandBufferState& buffer,
+                           const detail::LstmForwardArgs& args) override;
+  void encode_lstm_backward(detail::CommandBufferState& buffer,
+                            const detail::LstmBackwardArgs& args) override;
 };
 
 }  // namespace mpsnn::cpu

@@ -1,0 +1,317 @@
+// The BNNS front: checks every descriptor once, packs Apple's per-gate arrays
+// into the kernels' layout (docs/lstm-layout.md), runs the CPU kernels through
+// a command queue and unpacks the gradients.
+#include "mpsnn/bnns.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <sstream>
+
+#include "core/backend.hpp"
+#include "core/check.hpp"
+#include "core/lstm.hpp"
+#include "mpsnn/command.hpp"
+
+namespace mpsnn::bnns {
+
+namespace {
+
+using detail::fail_argument;
+using detail::LstmConfig;
+constexpr const char* kKernel = "bnns.lstm";
+constexpr const char* kGateNames[4] = {"input_gate", "forget_gate", "candidate_gate", "output_gate"};
+
+std::string shape_text(const std::vector<std::size_t>& shape) {
+  std::ostringstream out;
+  out << "(";
+  for (std::size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
+  out << (shape.size() == 1 ? ",)" : ")");
+  return out.str();
+}
+
+// Checks an array's shape; returns whether it is present.
+bool check_array(const NDArrayDescriptor& array, const std::string& name,
+                 const std::vector<std::size_t>& shape, bool required = false) {
+  if (!array.data) {
+    if (required) fail_argument(kKernel, name, " is required (shape ", shape_text(shape), ")");
+    return false;
+  }
+  if (array.shape != shape)
+    fail_argument(kKernel, name, " has shape ", shape_text(array.shape), "; expected ", shape_text(shape));
+  return true;
+}
+
+const LSTMGateDescriptor& gate(const LayerParametersLSTM& p, int k) {
+  const LSTMGateDescriptor* gates[4] = {&p.input_gate, &p.forget_gate, &p.candidate_gate, &p.output_gate};
+  return *gates[k];
+}
+
+// Whether iw_desc[0] holds every layer's input weights ([L][D][H][I]).
+bool first_covers_all_layers(const LSTMGateDescriptor& g) { return !g.iw_desc[1].data; }
+
+LstmConfig make_config(const LayerParametersLSTM& p) {
+  if (p.input_size == 0 || p.hidden_size == 0 || p.batch_size == 0 || p.num_layers == 0 || p.seq_len == 0)
+    fail_argument(kKernel, "input_size, hidden_size, batch_size, num_layers and seq_len must be positive; got ",
+                  p.input_size, ", ", p.hidden_size, ", ", p.batch_size, ", ", p.num_layers, ", ", p.seq_len);
+  if (!(p.dropout >= 0.f && p.dropout < 1.f))
+    fail_argument(kKernel, "dropout must be in [0, 1); got ", p.dropout);
+  if (p.lstm_flags & ~std::uint32_t(lstm_bidirectional | lstm_default_activations))
+    fail_argument(kKernel, "lstm_flags has unknown bits: ", p.lstm_flags);
+  LstmConfig c;
+  c.input_size = p.input_size;
+  c.hidden_size = p.hidden_size;
+  c.num_layers = p.num_layers;
+  c.directions = p.lstm_flags & lstm_bidirectional ? 2 : 1;
+  c.batch = p.batch_size;
+  c.seq_len = p.seq_len;
+  c.batch_first = p.data_layout == DataLayout::nse;
+  c.dropout = p.dropout;
+  c.seed = p.dropout_seed;
+  const bool defaults = p.lstm_flags & lstm_default_activations;
+  const NeuronDescriptor sigmoid{NeuronType::sigmoid}, tanh{NeuronType::tanh, 1.f, 1.f};
+  for (int k = 0; k < 4; ++k)
+    c.gate_neuron[k] = defaults ? (k == 2 ? tanh : sigmoid)
+                                : to_neuron(gate(p, k).activation, (std::string(kGateNames[k]) + ".activation").c_str());
+  c.cell_output_neuron = defaults ? tanh : to_neuron(p.hidden_activation, "hidden_activation");
+  detail::validate_neurons(c, kKernel, kGateNames, "hidden_activation");
+
+  int full = -1;  // -1: no peephole seen yet
+  for (int k = 0; k < 4; ++k) {
+    const NDArrayDescriptor& cw = gate(p, k).cw_desc;
+    if (!cw.data) continue;
+    c.peephole[k] = true;
+    const int this_full = cw.shape.size() == 4 ? 1 : 0;
+    if (full >= 0 && this_full != full)
+      fail_argument(kKernel, "every cw_desc must be diagonal ([L][D][H]) or every one full ([L][D][H][H]); ",
+                    kGateNames[k], ".cw_desc differs from an earlier gate");
+    full = this_full;
+  }
+  c.peephole_diagonal = full != 1;
+  return c;
+}
+
+// Checks the weight descriptors of `p` (weights, or their gradients in a delta).
+void check_gate_arrays(const LayerParametersLSTM& p, const LstmConfig& c, const char* prefix, bool required) {
+  const std::size_t L = c.num_layers, D = c.directions, H = c.hidden_size, I = c.input_size;
+  for (int k = 0; k < 4; ++k) {
+    const LSTMGateDescriptor& g = gate(p, k);
+    const std::string name = std::string(prefix) + kGateNames[k];
+    if (first_covers_all_layers(g)) {
+      if (L > 1 && c.layer_input(1) != I && g.iw_desc[0].data)
+        fail_argument(kKernel, name, ".iw_desc[1] is required: layers after the first read ", c.layer_input(1),
+                      " features, not input_size ", I);
+      check_array(g.iw_desc[0], name + ".iw_desc[0]", {L, D, H, I}, required);
+    } else {
+      if (L == 1) fail_argument(kKernel, name, ".iw_desc[1] is given but num_layers is 1");
+      check_array(g.iw_desc[0], name + ".iw_desc[0]", {1, D, H, I}, required);
+      check_array(g.iw_desc[1], name + ".iw_desc[1]", {L - 1, D, H, D * H}, required);
+    }
+    check_array(g.hw_desc, name + ".hw_desc", {L, D, H, H}, required);
+    check_array(g.b_desc, name + ".b_desc", {L, D, H});
+    if (c.peephole[k])
+      check_array(g.cw_desc, name + ".cw_desc",
+                  c.peephole_diagonal ? std::vector<std::size_t>{L, D, H} : std::vector<std::size_t>{L, D, H, H});
+  }
+}
+
+void check_data(const LSTMDataDescriptor& data, const LstmConfig& c, const std::string& name, std::size_t width,
+                bool data_required) {
+  const std::vector<std::size_t> sequence = c.batch_first ? std::vector<std::size_t>{c.batch, c.seq_len, width}
+                                                          : std::vector<std::size_t>{c.seq_len, c.batch, width};
+  check_array(data.data_desc, name + ".data_desc", sequence, data_required);
+  const std::vector<std::size_t> states{c.num_layers * c.directions, c.batch, c.hidden_size};
+  check_array(data.hidden_desc, name + ".hidden_desc", states);
+  check_array(data.cell_state_desc, name + ".cell_state_desc", states);
+}
+
+// Where gate k's rows of block (l, d) come from in Apple's per-gate arrays.
+struct GateSource {
+  const LstmConfig& c;
+  std::size_t l, d;
+  std::size_t index() const { return l * c.directions + d; }
+  float* input_weights(const LSTMGateDescriptor& g) const {
+    const std::size_t H = c.hidden_size, width = c.layer_input(l);
+    if (first_covers_all_layers(g)) return g.iw_desc[0].data ? g.iw_desc[0].data + index() * H * width : nullptr;
+    if (l == 0) return g.iw_desc[0].data ? g.iw_desc[0].data + d * H * width : nullptr;
+    return g.iw_desc[1].data ? g.iw_desc[1].data + ((l - 1) * c.directions + d) * H * width : nullptr;
+  }
+  float* at(const NDArrayDescriptor& a, std::size_t per_block) const {
+    return a.data ? a.data + index() * per_block : nullptr;
+  }
+};
+
+// Copies between Apple's per-gate arrays and one packed block; `to_packed`
+// picks the direction. Absent arrays pack as zeros and unpack nowhere.
+void transfer(const LayerParametersLSTM& p, const LstmConfig& c, float* packed, bool to_packed) {
+  const std::size_t H = c.hidden_size;
+  auto move = [&](float* apple, float* ours, std::size_t count) {
+    if (to_packed) {
+      if (apple) std::memcpy(ours, apple, count * sizeof(float));
+      else std::memset(ours, 0, count * sizeof(float));
+    } else if (apple) {
+      std::memcpy(apple, ours, count * sizeof(float));
+    }
+  };
+  for (std::size_t l = 0; l < c.num_layers; ++l)
+    for (std::size_t d = 0; d < c.directions; ++d) {
+      const GateSource source{c, l, d};
+      float* block = packed + c.block_offset(l, d);
+      const std::size_t width = c.layer_input(l), v_per_gate = c.peephole_diagonal ? H : H * H;
+      for (int k = 0; k < 4; ++k) {
+        const LSTMGateDescriptor& g = gate(p, k);
+        move(source.input_weights(g), block + k * H * width, H * width);
+        move(source.at(g.hw_desc, H * H), block + c.u_offset(l) + k * H * H, H * H);
+        move(source.at(g.b_desc, H), block + c.b_offset(l) + k * H, H);
+        if (c.has_peephole())
+          move(c.peephole[k] ? source.at(g.cw_desc, v_per_gate) : nullptr, block + c.v_offset(l) + k * v_per_gate,
+               v_per_gate);
+      }
+    }
+}
+
+CommandQueue& cpu_queue() {
+  static CommandQueue queue{Device("cpu")};
+  return queue;
+}
+
+detail::TensorRef wrap(const void* data, std::size_t bytes) {
+  if (!data) return {};
+  Device cpu("cpu");
+  return {cpu.backend().wrap_host_memory(0, const_cast<void*>(data), bytes, nullptr), 0};
+}
+
+detail::TensorRef allocate(std::size_t bytes) {
+  Device cpu("cpu");
+  return {cpu.backend().allocate(0, bytes), 0};
+}
+
+float* host(const detail::TensorRef& tensor) { return static_cast<float*>(tensor.storage->host_pointer()); }
+
+template <typename Args>
+void run(void (detail::Backend::*encode)(detail::CommandBufferState&, const Args&), const Args& args) {
+  CommandBuffer buffer = cpu_queue().make_command_buffer();
+  (Device("cpu").backend().*encode)(buffer.state(), args);
+  buffer.commit();
+  buffer.wait_until_completed();
+}
+
+struct Checked {
+  LstmConfig config;
+  std::size_t sequence_in, sequence_out, states;  // element counts
+};
+
+Checked check_forward(const LayerParametersLSTM& p) {
+  Checked k{make_config(p), 0, 0, 0};
+  const LstmConfig& c = k.config;
+  check_gate_arrays(p, c, "", true);
+  check_data(p.input_descriptor, c, "input_descriptor", c.input_size, true);
+  check_data(p.output_descriptor, c, "output_descriptor", c.directions * c.hidden_size, true);
+  k.sequence_in = c.seq_len * c.batch * c.input_size;
+  k.sequence_out = c.seq_len * c.batch * c.directions * c.hidden_size;
+  k.states = c.num_layers * c.directions * c.batch * c.hidden_size;
+  return k;
+}
+
+detail::TensorRef pack(const LayerParametersLSTM& p, const LstmConfig& c) {
+  detail::TensorRef packed = allocate(c.parameter_elements() * sizeof(float));
+  transfer(p, c, host(packed), true);
+  return packed;
+}
+
+detail::LstmForwardArgs forward_args(const LayerParametersLSTM& p, const Checked& k, const FilterParameters* f) {
+  detail::LstmForwardArgs a;
+  a.config = k.config;
+  a.x = wrap(p.input_descriptor.data_desc.data, k.sequence_in * 4);
+  a.h0 = wrap(p.input_descriptor.hidden_desc.data, k.states * 4);
+  a.c0 = wrap(p.input_descriptor.cell_state_desc.data, k.states * 4);
+  a.y = wrap(p.output_descriptor.data_desc.data, k.sequence_out * 4);
+  a.hn = wrap(p.output_descriptor.hidden_desc.data, k.states * 4);
+  a.cn = wrap(p.output_descriptor.cell_state_desc.data, k.states * 4);
+  a.parameters = pack(p, k.config);
+  a.reference = f && f->use_reference_kernel;
+  return a;
+}
+
+void check_capacity(std::size_t capacity, std::size_t required) {
+  if (capacity < required)
+    fail_argument(kKernel, "training_cache_capacity ", capacity,
+                  " is smaller than compute_lstm_training_cache_capacity() = ", required);
+}
+
+}  // namespace
+
+NeuronDescriptor to_neuron(const Activation& a, const char* what) {
+  switch (a.function) {
+    case ActivationFunction::identity: return {NeuronType::none};
+    case ActivationFunction::rectified_linear: return {NeuronType::relu, 0.f};
+    case ActivationFunction::leaky_rectified_linear: return {NeuronType::relu, a.alpha};
+    case ActivationFunction::sigmoid: return {NeuronType::sigmoid};
+    case ActivationFunction::tanh: return {NeuronType::tanh, 1.f, 1.f};
+    case ActivationFunction::scaled_tanh: return {NeuronType::tanh, a.alpha, a.beta};
+    case ActivationFunction::linear: return {NeuronType::linear, a.alpha, 0.f};
+    case ActivationFunction::linear_with_bias: return {NeuronType::linear, a.alpha, a.beta};
+    case ActivationFunction::hard_sigmoid: return {NeuronType::hard_sigmoid, a.alpha, a.beta};
+    case ActivationFunction::softplus: return {NeuronType::soft_plus, a.alpha, a.beta};
+    case ActivationFunction::softsign: return {NeuronType::soft_sign};
+    case ActivationFunction::elu: return {NeuronType::elu, a.alpha};
+    case ActivationFunction::relu6: return {NeuronType::relu_n, 0.f, 6.f};
+    case ActivationFunction::abs: return {NeuronType::absolute};
+  }
+  fail_argument(kKernel, what, " has an unknown activation function");
+}
+
+std::size_t compute_lstm_training_cache_capacity(const LayerParametersLSTM& layer_params) {
+  return make_config(layer_params).cache_bytes();
+}
+
+void direct_apply_lstm_batch_training_caching(const LayerParametersLSTM& p, const FilterParameters* f,
+                                              void* training_cache, std::size_t capacity) {
+  const Checked k = check_forward(p);
+  if (training_cache) check_capacity(capacity, k.config.cache_bytes());
+  detail::LstmForwardArgs a = forward_args(p, k, f);
+  a.cache = wrap(training_cache, k.config.cache_bytes());
+  run(&detail::Backend::encode_lstm_forward, a);
+}
+
+void direct_apply_lstm_batch_backward(const LayerParametersLSTM& p, const LayerParametersLSTM& delta,
+                                      const FilterParameters* f, const void* training_cache, std::size_t capacity) {
+  const Checked k = check_forward(p);
+  const LstmConfig& c = k.config;
+  check_gate_arrays(delta, c, "layer_delta_params.", false);
+  check_data(delta.input_descriptor, c, "layer_delta_params.input_descriptor", c.input_size, false);
+  check_data(delta.output_descriptor, c, "layer_delta_params.output_descriptor", c.directions * c.hidden_size, false);
+  for (int g = 0; g < 4; ++g)
+    if (gate(delta, g).cw_desc.data && !c.peephole[g])
+      fail_argument(kKernel, "layer_delta_params.", kGateNames[g], ".cw_desc is given but the layer has no ",
+                    "peephole for that gate");
+  if (training_cache) check_capacity(capacity, c.cache_bytes());
+
+  detail::LstmForwardArgs forward = forward_args(p, k, f);
+  detail::TensorRef cache = wrap(training_cache, c.cache_bytes());
+  if (!cache) {  // Apple's contract: with no cache, backward recomputes the forward
+    cache = allocate(c.cache_bytes());
+    forward.cache = cache;
+    forward.y = allocate(k.sequence_out * 4);
+    forward.hn = forward.cn = {};
+    run(&detail::Backend::encode_lstm_forward, forward);
+  }
+  detail::LstmBackwardArgs b;
+  b.config = c;
+  b.x = forward.x;
+  b.h0 = forward.h0;
+  b.c0 = forward.c0;
+  b.parameters = forward.parameters;
+  b.cache = cache;
+  b.dy = wrap(delta.output_descriptor.data_desc.data, k.sequence_out * 4);
+  b.dhn = wrap(delta.output_descriptor.hidden_desc.data, k.states * 4);
+  b.dcn = wrap(delta.output_descriptor.cell_state_desc.data, k.states * 4);
+  b.dx = wrap(delta.input_descriptor.data_desc.data, k.sequence_in * 4);
+  b.dh0 = wrap(delta.input_descriptor.hidden_desc.data, k.states * 4);
+  b.dc0 = wrap(delta.input_descriptor.cell_state_desc.data, k.states * 4);
+  b.parameter_gradients = allocate(c.parameter_elements() * sizeof(float));
+  b.reference = f && f->use_reference_kernel;
+  run(&detail::Backend::encode_lstm_backward, b);
+  transfer(delta, c, host(b.parameter_gradients), false);
+}
+
+}  // namespace mpsnn::bnns

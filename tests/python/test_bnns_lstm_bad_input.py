@@ -1,0 +1,122 @@
+"""Every way to misuse the BNNS LSTM gets a ValueError naming the argument, and
+leaves the caller's arrays as they were."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from lstm_reference import AF, Problem
+from mpsnn import bnns
+
+
+def forward(params, cache=None):
+    bnns.direct_apply_lstm_batch_training_caching(params, None, cache)
+
+
+def test_wrong_sizes_are_named():
+    for field, value, message in (("hidden_size", 0, "must be positive"), ("seq_len", -1, "seq_len must be >= 0"),
+                                  ("input_size", 6, r"input_gate.iw_desc\[0\] has shape \(1, 1, 4, 5\); expected \(1, 1, 4, 6\)"),
+                                  ("batch_size", 2, r"input_descriptor.data_desc has shape \(6, 3, 5\); expected \(6, 2, 5\)"),
+                                  ("dropout", 1.0, r"dropout must be in \[0, 1\)"),
+                                  ("dropout", float("nan"), r"dropout must be in \[0, 1\)")):
+        params = dataclasses.replace(Problem().layer_params(), **{field: value})
+        with pytest.raises(ValueError, match=message):
+            forward(params)
+
+
+def test_inconsistent_layer_counts_are_named():
+    problem = Problem(num_layers=2)
+    params = dataclasses.replace(problem.layer_params(), num_layers=3)
+    with pytest.raises(ValueError, match=r"iw_desc\[0\] has shape \(1, 1, 4, 5\)|iw_desc\[1\] has shape"):
+        forward(params)
+    params = problem.layer_params()
+    params.input_descriptor.hidden_desc = np.zeros((3, problem.batch, problem.hidden_size), np.float32)
+    with pytest.raises(ValueError, match=r"input_descriptor.hidden_desc has shape \(3, 3, 4\); expected \(2, 3, 4\)"):
+        forward(params)
+    one = Problem().layer_params()
+    one.forget_gate.iw_desc = (one.forget_gate.iw_desc[0], np.zeros((1, 1, 4, 4), np.float32))
+    with pytest.raises(ValueError, match=r"forget_gate.iw_desc\[1\] is given but num_layers is 1"):
+        forward(one)
+
+
+def test_missing_required_arrays():
+    params = Problem().layer_params()
+    params.output_gate.hw_desc = None
+    with pytest.raises(ValueError, match=r"output_gate.hw_desc is required \(shape \(1, 1, 4, 4\)\)"):
+        forward(params)
+    params = Problem().layer_params()
+    params.output_descriptor.data_desc = None
+    with pytest.raises(ValueError, match="output_descriptor.data_desc is required"):
+        forward(params)
+
+
+def test_wrong_dtypes_layouts_and_types():
+    problem = Problem()
+    params = problem.layer_params()
+    params.input_descriptor.data_desc = np.float64(problem.x)
+    with pytest.raises(ValueError, match="input_descriptor.data_desc has dtype float64; expected float32"):
+        forward(params)
+    params.input_descriptor.data_desc = np.asfortranarray(problem.x)
+    with pytest.raises(ValueError, match="input_descriptor.data_desc is not C-contiguous"):
+        forward(params)
+    params.input_descriptor.data_desc = problem.x.tolist()
+    with pytest.raises(ValueError, match="input_descriptor.data_desc must be a numpy.ndarray or None; got list"):
+        forward(params)
+    params = problem.layer_params()
+    frozen = params.output_descriptor.data_desc
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="output_descriptor.data_desc is read-only"):
+        forward(params)
+
+
+def test_mixed_peephole_kinds_and_unusable_activations():
+    params = Problem(peephole="diagonal").layer_params()
+    params.output_gate.cw_desc = np.zeros((1, 1, 4, 4), np.float32)
+    with pytest.raises(ValueError, match="every cw_desc must be diagonal"):
+        forward(params)
+    params = Problem().layer_params()
+    params.forget_gate.activation = bnns.Activation(AF.abs)
+    with pytest.raises(ValueError, match="forget_gate cannot be absolute"):
+        forward(params)
+    params = Problem().layer_params()
+    params.candidate_gate.activation = bnns.Activation(AF.scaled_tanh, 0.0, 1.0)
+    with pytest.raises(ValueError, match="candidate_gate tanh needs a != 0"):
+        forward(params)
+    with pytest.raises(ValueError, match="lstm_flags has unknown bits"):
+        forward(dataclasses.replace(Problem().layer_params(), lstm_flags=64))
+
+
+def test_cache_too_small_and_bad_caches():
+    problem = Problem(num_layers=2)
+    params = problem.layer_params()
+    capacity = bnns.compute_lstm_training_cache_capacity(params)
+    y_before = params.output_descriptor.data_desc.copy()
+    with pytest.raises(ValueError, match=f"training_cache_capacity {capacity - 1} is smaller than .* = {capacity}"):
+        forward(params, np.zeros(capacity - 1, np.uint8))
+    np.testing.assert_array_equal(params.output_descriptor.data_desc, y_before)  # nothing written
+    cache = np.zeros(capacity, np.uint8)
+    forward(params, cache)
+    delta, _ = problem.delta_params()
+    with pytest.raises(ValueError, match="smaller than"):
+        bnns.direct_apply_lstm_batch_backward(params, delta, None, cache[:-8])
+    with pytest.raises(ValueError, match="training_cache must be a numpy.ndarray"):
+        bnns.direct_apply_lstm_batch_training_caching(params, None, bytearray(capacity))
+
+
+def test_backward_checks_the_delta_descriptors_and_writes_nothing_on_failure():
+    problem = Problem(peephole="diagonal", peephole_gates=(0,))
+    params = problem.layer_params()
+    delta, grads = problem.delta_params()
+    delta.output_descriptor.data_desc = np.zeros((2, 2, 2), np.float32)
+    with pytest.raises(ValueError, match=r"layer_delta_params.output_descriptor.data_desc has shape \(2, 2, 2\)"):
+        bnns.direct_apply_lstm_batch_backward(params, delta)
+    assert np.isnan(grads["dx"]).all() and np.isnan(grads["input_gate"]["hw_desc"]).all()
+    delta, _ = problem.delta_params()
+    delta.forget_gate.cw_desc = np.zeros((1, 1, 4), np.float32)
+    with pytest.raises(ValueError, match="forget_gate.cw_desc is given but the layer has no peephole"):
+        bnns.direct_apply_lstm_batch_backward(params, delta)
+    delta, _ = problem.delta_params()
+    delta.input_gate.hw_desc = np.zeros((1, 1, 4, 4), np.float64)
+    with pytest.raises(ValueError, match="layer_delta_params.input_gate.hw_desc has dtype float64"):
+        bnns.direct_apply_lstm_batch_backward(params, delta)
