@@ -96,6 +96,11 @@ SWEEP = {
     "batch_1": Problem(batch=1, bidirectional=True),
     "batch_first": Problem(batch_first=True, num_layers=2, bidirectional=True),
     "wider": Problem(input_size=17, hidden_size=24, batch=5, seq_len=9, num_layers=2, peephole="diagonal"),
+    # Wide enough that several threads share each step (8+ units each): barriers matter.
+    "threaded_full_peephole": Problem(input_size=9, hidden_size=40, batch=3, seq_len=5, num_layers=2,
+                                      bidirectional=True, peephole="full", scale=0.3),
+    "threaded_dropout_nse": Problem(input_size=33, hidden_size=64, batch=2, seq_len=7, num_layers=2,
+                                    dropout=0.3, batch_first=True, peephole="diagonal", scale=0.2),
 }
 
 

@@ -14,6 +14,12 @@ void sgemm(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std
            float alpha, const float* a, std::size_t lda, const float* b, std::size_t ldb,
            float beta, float* c, std::size_t ldc);
 
+// The same, split across the CPU backend's threads when it is large enough to
+// gain (the BLAS itself runs single-threaded: see thread_pool.hpp).
+void sgemm_parallel(bool transpose_a, bool transpose_b, std::size_t m, std::size_t n, std::size_t k,
+                    float alpha, const float* a, std::size_t lda, const float* b, std::size_t ldb,
+                    float beta, float* c, std::size_t ldc);
+
 // Throws std::invalid_argument unless every size fits the BLAS's integers;
 // encode calls it so that sgemm never fails inside a command buffer.
 void check_sgemm_sizes(std::size_t m, std::size_t n, std::size_t k, std::size_t lda,

@@ -11,7 +11,7 @@ void CpuBackend::encode_matrix_multiplication(detail::CommandBufferState& buffer
   check_sgemm_sizes(args.rows, args.columns, args.interior, lda, ldb, ldc);
   buffer.add_command([args, lda, ldb, ldc] {
     for (std::size_t i = 0; i < args.batch; ++i)
-      sgemm(args.transpose_left, args.transpose_right, args.rows, args.columns, args.interior,
+      sgemm_parallel(args.transpose_left, args.transpose_right, args.rows, args.columns, args.interior,
             args.alpha, host<const float>(args.left.storage, args.left.offset_bytes + i * args.left.matrix_bytes),
             lda, host<const float>(args.right.storage, args.right.offset_bytes + i * args.right.matrix_bytes),
             ldb, args.beta,
