@@ -7,4 +7,5 @@
 #include "mpsnn/image.hpp"
 #include "mpsnn/matrix.hpp"
 #include "mpsnn/matrix_multiplication.hpp"
+#include "mpsnn/optimizer.hpp"
 #include "mpsnn/types.hpp"

@@ -25,6 +25,7 @@ class UnbuiltBackend final : public Backend {
   void encode_matrix_multiplication(CommandBufferState&, const MatrixMultiplicationArgs&) override {
     fail();
   }
+  void encode_optimizer(CommandBufferState&, const OptimizerArgs&) override { fail(); }
 
  private:
   [[noreturn]] void fail() const {

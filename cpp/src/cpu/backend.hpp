@@ -50,6 +50,8 @@ class CpuBackend final : public detail::Backend {
                             std::function<void()> function) override;
   void encode_matrix_multiplication(detail::CommandBufferState& buffer,
                                     const detail::MatrixMultiplicationArgs& args) override;
+  void encode_optimizer(detail::CommandBufferState& buffer,
+                        const detail::OptimizerArgs& args) override;
 };
 
 }  // namespace mpsnn::cpu
