@@ -176,7 +176,7 @@ void bind_optimizer(py::module_& m) {
                ++used;
              }
              if (used != kwargs.size())
-               throw py::value_error(std::string("a ") + to_string(kind) + " state takes, in order, " +
+               throw py::value_error(std::string("a state of kind ") + to_string(kind) + " takes, in order, " +
                                      py::str(py::cast(OptimizerState::all_names(kind))).cast<std::string>() +
                                      "; got " + py::str(kwargs.attr("keys")()).cast<std::string>());
              return OptimizerState(kind, std::move(matrices));

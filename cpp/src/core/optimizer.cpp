@@ -184,7 +184,7 @@ OptimizerState::OptimizerState(OptimizerKind kind, std::vector<Matrix> matrices)
   if (value < 0 || value > 2) detail::fail_argument(kKernel, "kind ", value, " is not an optimizer");
   const KindInfo& k = info(kind);
   if (matrices_.size() < k.required || matrices_.size() > k.total)
-    detail::fail_argument(kKernel, "a ", to_string(kind), " state holds ", k.required, " to ",
+    detail::fail_argument(kKernel, "a state of kind ", to_string(kind), " holds ", k.required, " to ",
                           k.total, " matrices (", k.names[0], k.total > 1 ? ", ..." : "", "); got ",
                           matrices_.size());
   std::vector<Extent> extents;

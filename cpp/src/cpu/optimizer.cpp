@@ -4,6 +4,7 @@
 // saturate memory bandwidth. MPSNN_CPU_REFERENCE=1 in the environment selects
 // the plain reference loop instead (the tests compare the two).
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <thread>
@@ -203,37 +204,39 @@ void run_range(const OptimizerArgs& a, const OptimizerTensor& t, Loop loop, std:
   }
 }
 
-// Below this many elements per thread, starting a thread costs more than it saves.
-constexpr std::size_t kMinimumPerThread = std::size_t(1) << 16;
-// Split points fall on whole cache lines of every packed operand.
-constexpr std::size_t kAlign = 16;
+// Work is handed out in chunks of this many elements of one tensor (1.25 MB
+// of Adam's five operands), so that a thread the OS delays holds up only a chunk.
+constexpr std::size_t kChunk = std::size_t(1) << 16;
 
 void run_all(const OptimizerArgs& a, const std::vector<Loop>& loops) {
-  std::size_t total = 0;
-  for (const auto& t : a.tensors) total += t.matrices * t.rows * t.columns;
-  const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
-  const std::size_t parts = std::max<std::size_t>(1, std::min(cores, total / kMinimumPerThread));
-  const auto part = [&](std::size_t p) {
-    const auto bound = [&](std::size_t q) { return q == parts ? total : total * q / parts / kAlign * kAlign; };
-    const std::size_t lo = bound(p), hi = bound(p + 1);
-    std::size_t offset = 0;
-    for (std::size_t i = 0; i < a.tensors.size() && offset < hi; ++i) {
-      const OptimizerTensor& t = a.tensors[i];
-      const std::size_t size = t.matrices * t.rows * t.columns;
-      const std::size_t first = std::max(lo, offset), last = std::min(hi, offset + size);
-      if (first < last) run_range(a, t, loops[i], first - offset, last - offset);
-      offset += size;
-    }
+  struct Chunk {
+    std::size_t tensor, first, last;
   };
-  std::vector<std::thread> helpers;
-  std::size_t next = 1;
-  try {
-    for (; next < parts; ++next) helpers.emplace_back(part, next);
-  } catch (...) {
-    // No thread to be had: this thread runs the remaining parts itself.
+  std::vector<Chunk> chunks;
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < a.tensors.size(); ++i) {
+    const OptimizerTensor& t = a.tensors[i];
+    const std::size_t size = t.matrices * t.rows * t.columns;
+    for (std::size_t first = 0; first < size; first += kChunk)
+      chunks.push_back({i, first, std::min(size, first + kChunk)});
+    total += size;
   }
-  for (std::size_t p = next; p < parts; ++p) part(p);
-  part(0);
+  std::atomic<std::size_t> next{0};
+  const auto work = [&] {
+    for (std::size_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < chunks.size();)
+      run_range(a, a.tensors[chunks[c].tensor], loops[chunks[c].tensor], chunks[c].first,
+                chunks[c].last);
+  };
+  // A thread costs tens of microseconds to start: worth it from two chunks' work each.
+  const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  const std::size_t threads = std::max<std::size_t>(1, std::min(cores, total / (2 * kChunk)));
+  std::vector<std::thread> helpers;
+  try {
+    while (helpers.size() + 1 < threads) helpers.emplace_back(work);
+  } catch (...) {
+    // No more threads to be had: the ones running share the chunks.
+  }
+  work();
   for (auto& helper : helpers) helper.join();
 }
 
