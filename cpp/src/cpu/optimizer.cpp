@@ -40,88 +40,72 @@ struct Prepare {
   }
 };
 
-// Each rule's loop takes the state pointers in OptimizerState order.
+// The rules, element i at a time; the state pointers come in OptimizerState
+// order. Each captures its hyperparameters once, outside the loop.
 struct Sgd {
-  template <class P>
-  static void run(const P& prep, const OptimizerArgs& a, std::size_t n, float* __restrict w,
-                  const float* __restrict g, float* __restrict, float* __restrict,
-                  float* __restrict) {
-    const float lr = a.learning_rate;
-    for (std::size_t i = 0; i < n; ++i) w[i] -= lr * prep(g[i], w[i]);
-  }
+  float lr;
+  explicit Sgd(const OptimizerArgs& a) : lr(a.learning_rate) {}
+  void operator()(float g, float& w, float*, float*, float*, std::size_t) const { w -= lr * g; }
 };
 
 struct SgdMomentum {
-  template <class P>
-  static void run(const P& prep, const OptimizerArgs& a, std::size_t n, float* __restrict w,
-                  const float* __restrict g, float* __restrict m, float* __restrict,
-                  float* __restrict) {
-    const float lr = a.learning_rate, mu = a.momentum_scale;
-    for (std::size_t i = 0; i < n; ++i) {
-      const float mi = mu * m[i] + lr * prep(g[i], w[i]);
-      m[i] = mi;
-      w[i] -= mi;
-    }
+  float lr, mu;
+  explicit SgdMomentum(const OptimizerArgs& a) : lr(a.learning_rate), mu(a.momentum_scale) {}
+  void operator()(float g, float& w, float* m, float*, float*, std::size_t i) const {
+    const float mi = mu * m[i] + lr * g;
+    m[i] = mi;
+    w -= mi;
   }
 };
 
 struct SgdNesterov {
-  template <class P>
-  static void run(const P& prep, const OptimizerArgs& a, std::size_t n, float* __restrict w,
-                  const float* __restrict g, float* __restrict m, float* __restrict,
-                  float* __restrict) {
-    const float lr = a.learning_rate, mu = a.momentum_scale;
-    for (std::size_t i = 0; i < n; ++i) {
-      const float gi = prep(g[i], w[i]);
-      const float mi = mu * m[i] + gi;
-      m[i] = mi;
-      w[i] -= lr * (gi + mu * mi);
-    }
+  float lr, mu;
+  explicit SgdNesterov(const OptimizerArgs& a) : lr(a.learning_rate), mu(a.momentum_scale) {}
+  void operator()(float g, float& w, float* m, float*, float*, std::size_t i) const {
+    const float mi = mu * m[i] + g;
+    m[i] = mi;
+    w -= lr * (g + mu * mi);
   }
 };
 
 struct RmsProp {
-  template <class P>
-  static void run(const P& prep, const OptimizerArgs& a, std::size_t n, float* __restrict w,
-                  const float* __restrict g, float* __restrict s, float* __restrict,
-                  float* __restrict) {
-    const float lr = a.learning_rate, d = a.beta2, e = a.one_minus_beta2, eps = a.epsilon;
-    for (std::size_t i = 0; i < n; ++i) {
-      const float gi = prep(g[i], w[i]);
-      const float si = d * s[i] + e * (gi * gi);
-      s[i] = si;
-      w[i] -= lr * gi / (std::sqrt(si) + eps);
-    }
+  float lr, d, e, eps;
+  explicit RmsProp(const OptimizerArgs& a)
+      : lr(a.learning_rate), d(a.beta2), e(a.one_minus_beta2), eps(a.epsilon) {}
+  void operator()(float g, float& w, float* s, float*, float*, std::size_t i) const {
+    const float si = d * s[i] + e * (g * g);
+    s[i] = si;
+    w -= lr * g / (std::sqrt(si) + eps);
   }
 };
 
 template <bool MaximumVelocity>
 struct Adam {
-  template <class P>
-  static void run(const P& prep, const OptimizerArgs& a, std::size_t n, float* __restrict w,
-                  const float* __restrict g, float* __restrict m, float* __restrict v,
-                  float* __restrict u) {
-    const float lr = a.learning_rate, b1 = a.beta1, c1 = a.one_minus_beta1, b2 = a.beta2,
-                c2 = a.one_minus_beta2, eps = a.epsilon;
-    for (std::size_t i = 0; i < n; ++i) {
-      const float gi = prep(g[i], w[i]);
-      const float mi = b1 * m[i] + c1 * gi;
-      float vi = b2 * v[i] + c2 * (gi * gi);
-      m[i] = mi;
-      v[i] = vi;
-      if constexpr (MaximumVelocity) {
-        vi = u[i] > vi ? u[i] : vi;
-        u[i] = vi;
-      }
-      w[i] -= lr * mi / (std::sqrt(vi) + eps);
+  float lr, b1, c1, b2, c2, eps;
+  explicit Adam(const OptimizerArgs& a)
+      : lr(a.learning_rate), b1(a.beta1), c1(a.one_minus_beta1), b2(a.beta2),
+        c2(a.one_minus_beta2), eps(a.epsilon) {}
+  void operator()(float g, float& w, float* m, float* v, float* u, std::size_t i) const {
+    const float mi = b1 * m[i] + c1 * g;
+    float vi = b2 * v[i] + c2 * (g * g);
+    m[i] = mi;
+    v[i] = vi;
+    if constexpr (MaximumVelocity) {
+      vi = u[i] > vi ? u[i] : vi;
+      u[i] = vi;
     }
+    w -= lr * mi / (std::sqrt(vi) + eps);
   }
 };
 
+// One pass: restrict tells the compiler the operands never alias (core checked
+// that), which is what lets it vectorise.
 template <class Rule, bool Clip, RegularizationType Regularization>
-void run(const OptimizerArgs& a, std::size_t n, float* w, const float* g, float* s0, float* s1,
-         float* s2) {
-  Rule::run(Prepare<Clip, Regularization>(a), a, n, w, g, s0, s1, s2);
+void run(const OptimizerArgs& a, std::size_t n, float* __restrict w, const float* __restrict g,
+         float* __restrict s0, float* __restrict s1, float* __restrict s2) {
+  const Prepare<Clip, Regularization> prepare(a);
+  const Rule rule(a);
+  for (std::size_t i = 0; i < n; ++i) rule(prepare(g[i], w[i]), w[i], s0, s1, s2, i);
 }
 
 template <class Rule, bool Clip>
