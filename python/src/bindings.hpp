@@ -7,8 +7,13 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "mpsnn/types.hpp"
+
+namespace mpsnn {
+class Matrix;
+}
 
 namespace py = pybind11;
 
@@ -19,6 +24,7 @@ void bind_matrix(py::module_& m);
 void bind_image(py::module_& m);
 void bind_kernels(py::module_& m);
 void bind_bnns(py::module_& m);
+void bind_optimizer(py::module_& m);
 
 // A size from Python: ValueError naming `name` unless it is >= minimum.
 inline std::size_t to_size(std::int64_t value, const char* name, std::int64_t minimum = 1) {
@@ -40,6 +46,10 @@ inline py::array as_array(const py::object& object, const char* name) {
                           py::str(py::type::of(object).attr("__name__")).cast<std::string>());
   return py::reinterpret_borrow<py::array>(object);
 }
+// A matrix's NumPy shape: [rows, columns], or [matrices, rows, columns] for a batch.
+std::vector<py::ssize_t> numpy_shape(const Matrix& matrix);
+// A copy of a matrix's elements, in that shape.
+py::array to_numpy(const Matrix& matrix);
 // DataType of an array's dtype; ValueError naming `name` for anything else.
 DataType array_data_type(const py::array& array, const char* name);
 

@@ -64,12 +64,18 @@ MatrixDescriptor describe(const py::array& array, const char* name) {
   return MatrixDescriptor(rows, columns, type, matrices, row_stride, matrix_stride);
 }
 
-py::array to_numpy(const Matrix& matrix) {
+}  // namespace
+
+std::vector<py::ssize_t> numpy_shape(const Matrix& matrix) {
   std::vector<py::ssize_t> shape;
   if (matrix.matrices() > 1) shape.push_back(matrix.matrices());
   shape.push_back(matrix.rows());
   shape.push_back(matrix.columns());
-  py::array out(numpy_dtype(matrix.data_type()), shape);
+  return shape;
+}
+
+py::array to_numpy(const Matrix& matrix) {
+  py::array out(numpy_dtype(matrix.data_type()), numpy_shape(matrix));
   void* data = out.mutable_data();
   {
     py::gil_scoped_release release;
@@ -77,8 +83,6 @@ py::array to_numpy(const Matrix& matrix) {
   }
   return out;
 }
-
-}  // namespace
 
 void bind_matrix(py::module_& m) {
   py::enum_<DataType>(m, "DataType")
@@ -182,10 +186,7 @@ void bind_matrix(py::module_& m) {
       .def_property_readonly("row_bytes", &Matrix::row_bytes)
       .def_property_readonly("matrix_bytes", &Matrix::matrix_bytes)
       .def_property_readonly("data_type", &Matrix::data_type)
-      .def_property_readonly("shape", [](const Matrix& m) {
-        return m.matrices() > 1 ? py::tuple(py::make_tuple(m.matrices(), m.rows(), m.columns()))
-                                : py::tuple(py::make_tuple(m.rows(), m.columns()));
-      })
+      .def_property_readonly("shape", [](const Matrix& m) { return py::tuple(py::cast(numpy_shape(m))); })
       .def_buffer([](Matrix& m) -> py::buffer_info {
         void* data = m.host_data();
         if (!data)

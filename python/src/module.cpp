@@ -9,4 +9,5 @@ PYBIND11_MODULE(_core, m) {
   mpsnn::python::bind_image(m);
   mpsnn::python::bind_kernels(m);
   mpsnn::python::bind_bnns(m);
+  mpsnn::python::bind_optimizer(m);
 }

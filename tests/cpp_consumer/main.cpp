@@ -1,5 +1,5 @@
-// Multiplies two matrices on the CPU device through the installed library and
-// prints the inputs and the product, for the test to check.
+// Multiplies two matrices and takes one Adam step on the CPU device through the
+// installed library, and prints inputs and results for the test to check.
 #include <cstdio>
 #include <exception>
 #include <stdexcept>
@@ -32,8 +32,30 @@ int main() {
     for (float x : b) std::printf("b %.9g\n", x);
     for (float x : c) std::printf("c %.9g\n", x);
 
+    // One Adam step on a vector (a 1-row matrix), updated in place.
+    std::vector<float> w(4), g(4);
+    for (std::size_t i = 0; i < w.size(); ++i) w[i] = 0.25f * float(i) - 0.5f, g[i] = 1.0f - 0.5f * float(i);
+    mpsnn::Matrix weights(cpu, 1, 4), gradient(cpu, 1, 4);
+    weights.write(w.data());
+    gradient.write(g.data());
+    mpsnn::OptimizerAdam adam(cpu, 0.1f);
+    const mpsnn::OptimizerState state = adam.make_state(weights);
+    mpsnn::CommandBuffer step = queue.make_command_buffer();
+    adam.encode(step, gradient, weights, state);
+    step.commit();
+    step.wait_until_completed();
+    std::vector<float> updated(4);
+    weights.read(updated.data());
+    for (std::size_t i = 0; i < w.size(); ++i) std::printf("adam %.9g %.9g %.9g\n", w[i], g[i], updated[i]);
+
     try {  // bad input is an exception, never a crash
       mpsnn::Matrix(cpu, 0, 3);
+    } catch (const std::invalid_argument& e) {
+      std::printf("error %s\n", e.what());
+    }
+    try {
+      mpsnn::CommandBuffer unused = queue.make_command_buffer();
+      adam.encode(unused, mpsnn::Matrix(cpu, 1, 3), weights, state);
     } catch (const std::invalid_argument& e) {
       std::printf("error %s\n", e.what());
     }

@@ -74,3 +74,9 @@ def test_cpp_consumer_builds_against_the_installed_package_and_runs(tmp_path):
     a, b = values["a"].reshape(3, 4), values["b"].reshape(4, 2)
     np.testing.assert_allclose(values["c"].reshape(3, 2), a.astype(np.float64) @ b, rtol=1e-6)
     assert any(l.startswith("error [matrix] rows, columns and matrices must be positive") for l in out)
+
+    w, g, updated = np.array([[float(x) for x in l.split()[1:]] for l in out if l.startswith("adam ")]).T
+    m, v = 0.1 * g, 0.001 * g**2  # Adam's first step from zero state, t = 1
+    lr = 0.1 * np.sqrt(1 - 0.999) / (1 - 0.9)
+    np.testing.assert_allclose(updated, w - lr * m / (np.sqrt(v) + 1e-8), rtol=1e-6)
+    assert "error [adam] gradient is 1x3 but weights is 1x4" in out

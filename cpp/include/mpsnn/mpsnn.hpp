@@ -9,4 +9,5 @@
 #include "mpsnn/matrix.hpp"
 #include "mpsnn/matrix_multiplication.hpp"
 #include "mpsnn/neuron.hpp"
+#include "mpsnn/optimizer.hpp"
 #include "mpsnn/types.hpp"

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/lstm.hpp"
+#include "mpsnn/optimizer.hpp"
 #include "mpsnn/types.hpp"
 
 namespace mpsnn::detail {
@@ -82,6 +83,32 @@ struct LstmBackwardArgs {
   bool reference = false;
 };
 
+// One weight matrix of an optimizer update: `matrices` x `rows` x `columns`
+// elements in each operand (core collapses packed operands to one row).
+struct OptimizerTensor {
+  std::size_t matrices = 1, rows = 1, columns = 0;
+  MatrixOperand weights, gradient;
+  // The state's matrices in OptimizerState order; storage null when absent.
+  MatrixOperand states[3];
+};
+
+// Scalars are float, computed by core in double where Apple's are double.
+struct OptimizerArgs {
+  OptimizerKind kind = OptimizerKind::stochastic_gradient_descent;
+  float learning_rate = 0.f;  // Adam: lr[t], bias correction applied
+  float gradient_rescale = 1.f;
+  bool clip = false;
+  float clip_min = 0.f, clip_max = 0.f;
+  RegularizationType regularization = RegularizationType::none;
+  float regularization_scale = 0.f;
+  float momentum_scale = 0.f;  // SGD
+  bool nesterov = false;       // SGD
+  // Adam's betas; RMSProp keeps its decay in beta2 / one_minus_beta2.
+  float beta1 = 0.f, one_minus_beta1 = 1.f, beta2 = 0.f, one_minus_beta2 = 1.f;
+  float epsilon = 0.f;
+  std::vector<OptimizerTensor> tensors;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -112,6 +139,8 @@ class Backend {
                                             const MatrixMultiplicationArgs& args) = 0;
   virtual void encode_lstm_forward(CommandBufferState& buffer, const LstmForwardArgs& args) = 0;
   virtual void encode_lstm_backward(CommandBufferState& buffer, const LstmBackwardArgs& args) = 0;
+  // Updates every tensor of args in place, in one command.
+  virtual void encode_optimizer(CommandBufferState& buffer, const OptimizerArgs& args) = 0;
 };
 
 // Defined by each backend folder (the real backend, or its stub).

@@ -27,6 +27,7 @@ class UnbuiltBackend final : public Backend {
   }
   void encode_lstm_forward(CommandBufferState&, const LstmForwardArgs&) override { fail(); }
   void encode_lstm_backward(CommandBufferState&, const LstmBackwardArgs&) override { fail(); }
+  void encode_optimizer(CommandBufferState&, const OptimizerArgs&) override { fail(); }
 
  private:
   [[noreturn]] void fail() const {

@@ -59,6 +59,8 @@ class CpuBackend final : public detail::Backend {
                            const detail::LstmForwardArgs& args) override;
   void encode_lstm_backward(detail::CommandBufferState& buffer,
                             const detail::LstmBackwardArgs& args) override;
+  void encode_optimizer(detail::CommandBufferState& buffer,
+                        const detail::OptimizerArgs& args) override;
 };
 
 }  // namespace mpsnn::cpu
