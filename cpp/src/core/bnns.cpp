@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <sstream>
+#include <vector>
 
 #include "core/backend.hpp"
 #include "core/check.hpp"
@@ -212,8 +213,18 @@ Checked check_forward(const LayerParametersLSTM& p) {
   return k;
 }
 
+// Host memory reused by the calls of one thread: a training loop would
+// otherwise fault in and zero fresh pages for the packed weights every step.
+enum Reused { reused_parameters, reused_gradients };
+detail::TensorRef reused(Reused which, std::size_t elements) {
+  thread_local std::vector<float> buffers[2];
+  std::vector<float>& buffer = buffers[which];
+  if (buffer.size() < elements) buffer.resize(elements);
+  return wrap(buffer.data(), elements * sizeof(float));
+}
+
 detail::TensorRef pack(const LayerParametersLSTM& p, const LstmConfig& c) {
-  detail::TensorRef packed = allocate(c.parameter_elements() * sizeof(float));
+  detail::TensorRef packed = reused(reused_parameters, c.parameter_elements());
   transfer(p, c, host(packed), true);
   return packed;
 }
@@ -308,7 +319,7 @@ void direct_apply_lstm_batch_backward(const LayerParametersLSTM& p, const LayerP
   b.dx = wrap(delta.input_descriptor.data_desc.data, k.sequence_in * 4);
   b.dh0 = wrap(delta.input_descriptor.hidden_desc.data, k.states * 4);
   b.dc0 = wrap(delta.input_descriptor.cell_state_desc.data, k.states * 4);
-  b.parameter_gradients = allocate(c.parameter_elements() * sizeof(float));
+  b.parameter_gradients = reused(reused_gradients, c.parameter_elements());
   b.reference = f && f->use_reference_kernel;
   run(&detail::Backend::encode_lstm_backward, b);
   transfer(delta, c, host(b.parameter_gradients), false);

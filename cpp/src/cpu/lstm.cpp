@@ -8,8 +8,9 @@
 
 #include "core/command_buffer_state.hpp"
 #include "cpu/gemm.hpp"
+#include "cpu/lstm_cell.hpp"
 #include "cpu/lstm_common.hpp"
-#include "cpu/neuron.hpp"
+#include "cpu/small_gemm.hpp"
 #include "cpu/thread_pool.hpp"
 
 namespace mpsnn::cpu {
@@ -18,7 +19,7 @@ namespace {
 
 using detail::LstmConfig;
 enum : std::size_t { slot_gates, slot_cells, slot_out0, slot_out1, slot_input, slot_row, slot_dg, slot_dx0,
-                     slot_dx1, slot_dy, slot_dh, slot_dc };
+                     slot_dx1, slot_dy, slot_dh, slot_dc, slot_packed };
 
 // The input of layer l as [T][B][I_l]: `step` elements between steps, `row`
 // between batch rows (contiguous unless layer 0 is NSE).
@@ -73,6 +74,11 @@ void forward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const 
     split(H, parts, part, 8, j0, j1);
     const std::size_t n = j1 - j0;
     float* squashed = scratch(slot_row, H);
+    const CellSlice slice{c, j0, j1, p.bias, p.full ? nullptr : p.v};
+    // This slice's rows of U, packed once for all steps.
+    const std::size_t panel = packed_panel_size(H, n);
+    float* packed_u = scratch(slot_packed, 4 * panel);
+    for (int k = 0; k < 4 && n; ++k) pack_panels(p.u + (k * H + j0) * H, H, true, H, n, packed_u + k * panel);
     for (std::size_t s = 0; s < T; ++s) {
       const std::size_t t = d == 0 ? s : T - 1 - s, previous = d == 0 ? t - 1 : t + 1;
       const float* h_prev = s == 0 ? h0 : out + previous * B * DH + d * H;
@@ -82,40 +88,17 @@ void forward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const 
       float* c_new = cells + t * B * H;
       if (n) {
         for (int k = 0; k < 4; ++k) {
-          if (h_prev) sgemm(false, true, B, n, H, 1.0f, h_prev, h_ld, p.u + (k * H + j0) * H, H, 1.0f, g + k * H + j0, G4);
+          if (h_prev) small_gemm(B, H, h_prev, h_ld, packed_u + k * panel, n, g + k * H + j0, G4, true);
           if (p.full && c_prev && k < 3 && c.peephole[k])
             sgemm(false, true, B, n, H, 1.0f, c_prev, H, p.v + (k * H + j0) * H, H, 1.0f, g + k * H + j0, G4);
         }
       }
-      for (std::size_t r = 0; r < B && n; ++r) {  // input, forget and cell gates; the new cell
-        float* gr = g + r * G4;
-        const float* cp = c_prev ? c_prev + r * H : nullptr;
-        for (int k = 0; k < 4; ++k)
-          for (std::size_t j = j0; j < j1; ++j) gr[k * H + j] += p.bias[k * H + j];
-        if (p.v && !p.full && cp)
-          for (int k = 0; k < 3; ++k)
-            if (c.peephole[k])
-              for (std::size_t j = j0; j < j1; ++j) gr[k * H + j] += p.v[k * H + j] * cp[j];
-        for (int k = 0; k < 3; ++k) activate(c.gate_neuron[k], gr + k * H + j0, n);
-        float* cn_row = c_new + r * H;
-        const float *gi = gr, *gf = gr + H, *gc = gr + 2 * H;
-        for (std::size_t j = j0; j < j1; ++j) cn_row[j] = (cp ? gf[j] * cp[j] : 0.0f) + gi[j] * gc[j];
-      }
+      if (n) forward_cell(slice, g, c_prev, c_new);
       if (p.full && c.peephole[3]) {  // the output gate's peephole reads every unit's new cell
         barrier.wait();
         if (n) sgemm(false, true, B, n, H, 1.0f, c_new, H, p.v + (3 * H + j0) * H, H, 1.0f, g + 3 * H + j0, G4);
       }
-      for (std::size_t r = 0; r < B && n; ++r) {  // output gate and hidden state
-        float* go = g + r * G4 + 3 * H;
-        const float* cn_row = c_new + r * H;
-        if (p.v && !p.full && c.peephole[3])
-          for (std::size_t j = j0; j < j1; ++j) go[j] += p.v[3 * H + j] * cn_row[j];
-        activate(c.gate_neuron[3], go + j0, n);
-        std::memcpy(squashed, cn_row + j0, n * sizeof(float));
-        activate(c.cell_output_neuron, squashed, n);
-        float* h = out + (t * B + r) * DH + d * H;
-        for (std::size_t j = 0; j < n; ++j) h[j0 + j] = go[j0 + j] * squashed[j];
-      }
+      if (n) forward_output(slice, g, c_new, out + t * B * DH + d * H, DH, squashed);
       barrier.wait();  // the next step's GEMM reads every unit's h
     }
   });
@@ -151,8 +134,11 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
     std::size_t j0, j1;
     split(H, parts, part, 8, j0, j1);
     const std::size_t n = j1 - j0;
-    float* squashed = scratch(slot_row, 2 * H);
-    float* slope = squashed + H;
+    float* squashed = scratch(slot_row, 3 * H);
+    const CellSlice slice{c, j0, j1, p.bias, p.full ? nullptr : p.v};
+    // This slice's columns of U (all 4H rows), packed once for all steps.
+    float* packed_u = scratch(slot_packed, packed_panel_size(G4, n));
+    if (n) pack_panels(p.u + j0, H, false, G4, n, packed_u);
     for (std::size_t r = 0; r < B; ++r)
       for (std::size_t j = j0; j < j1; ++j) {
         dh[r * H + j] = dhn ? dhn[r * H + j] : 0.0f;
@@ -164,55 +150,18 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
       const float* g = gates + t * B * G4;
       const float* c_now = cells + t * B * H;
       float* dg = dgates + t * B * G4;
-      for (std::size_t r = 0; r < B && n; ++r) {  // output gate; the cell's gradient through h
-        const float* gr = g + r * G4;
-        const float* cr = c_now + r * H;
-        const float* dyr = dy ? dy + (t * B + r) * DH + d * H : nullptr;
-        float *dhr = dh + r * H, *dcr = dc + r * H, *dgo = dg + r * G4 + 3 * H;
-        evaluate(c.cell_output_neuron, cr + j0, squashed, slope, n);
-        for (std::size_t j = j0; j < j1; ++j) {
-          const float total = dhr[j] + (dyr ? dyr[j] : 0.0f);
-          dgo[j] = total * squashed[j - j0];
-          dcr[j] += total * gr[3 * H + j] * slope[j - j0];
-        }
-        scale_by_derivative_from_output(c.gate_neuron[3], gr + 3 * H + j0, dgo + j0, n);
-        if (p.v && !p.full && c.peephole[3])
-          for (std::size_t j = j0; j < j1; ++j) dcr[j] += dgo[j] * p.v[3 * H + j];
-      }
+      if (n) backward_output(slice, g, c_now, dh, dy ? dy + t * B * DH + d * H : nullptr, DH, dc, dg, squashed);
       if (p.full && c.peephole[3]) {  // every unit's output gate reaches this slice's cells
         barrier.wait();
         if (n) sgemm(false, false, B, n, H, 1.0f, dg + 3 * H, G4, p.v + 3 * H * H + j0, H, 1.0f, dc + j0, H);
       }
-      for (std::size_t r = 0; r < B && n; ++r) {  // input, forget, cell gates; dc moves one step back
-        const float* gr = g + r * G4;
-        const float* cp = c_prev ? c_prev + r * H : nullptr;
-        float* dcr = dc + r * H;
-        float *dgi = dg + r * G4, *dgf = dgi + H, *dgc = dgi + 2 * H;
-        for (std::size_t j = j0; j < j1; ++j) {
-          dgi[j] = dcr[j] * gr[2 * H + j];
-          dgf[j] = cp ? dcr[j] * cp[j] : 0.0f;
-          dgc[j] = dcr[j] * gr[j];
-          dcr[j] *= gr[H + j];
-        }
-        for (int k = 0; k < 3; ++k) scale_by_derivative_from_output(c.gate_neuron[k], gr + k * H + j0, dgi + k * H + j0, n);
-        if (p.v && !p.full) {
-          const float* cr = c_now + r * H;
-          for (int k = 0; k < 3; ++k) {
-            if (!c.peephole[k]) continue;
-            for (std::size_t j = j0; j < j1; ++j) dcr[j] += dgi[k * H + j] * p.v[k * H + j];
-            if (cp)
-              for (std::size_t j = j0; j < j1; ++j) dv[k * H + j] += dgi[k * H + j] * cp[j];
-          }
-          if (c.peephole[3])
-            for (std::size_t j = j0; j < j1; ++j) dv[3 * H + j] += dgi[3 * H + j] * cr[j];
-        }
-      }
+      if (n) backward_gates(slice, g, c_now, c_prev, dc, dg, dv);
       barrier.wait();  // the GEMMs below read every unit's gate gradients
       if (!n) continue;
       if (p.full)
         for (int k = 0; k < 3; ++k)
           if (c.peephole[k]) sgemm(false, false, B, n, H, 1.0f, dg + k * H, G4, p.v + k * H * H + j0, H, 1.0f, dc + j0, H);
-      sgemm(false, false, B, n, G4, 1.0f, dg, G4, p.u + j0, H, 0.0f, dh + j0, H);
+      small_gemm(B, G4, dg, G4, packed_u, n, dh + j0, H, false);
     }
   });
   if (dh0) std::memcpy(dh0, dh, B * H * sizeof(float));

@@ -10,6 +10,10 @@
 
 #include "mpsnn/neuron.hpp"
 
+// The array functions are always inlined so that they take the instruction
+// set of the (multiversioned) pass that calls them.
+#define MPSNN_ALWAYS_INLINE inline __attribute__((always_inline))
+
 namespace mpsnn::cpu {
 
 template <typename T>
@@ -84,7 +88,7 @@ T neuron_derivative_from_output(const NeuronDescriptor& n, T y) {
 
 // e^x to about 2 ulp, written so that loops over it vectorise (Cephes' expf).
 // NaN stays NaN; x is clamped to [-87.3, 88.4], where e^x stays a normal float.
-inline float exp_approx(float x) {
+MPSNN_ALWAYS_INLINE float exp_approx(float x) {
   x = x > 88.3762626647949f ? 88.3762626647949f : x;  // NaN fails both tests and passes
   x = x < -87.3365447504f ? -87.3365447504f : x;
   const float n = float(int(x * 1.44269504088896341f + 128.5f) - 128);
@@ -103,7 +107,7 @@ inline float exp_approx(float x) {
 }
 
 // In place: p[i] = f(p[i]).
-inline void activate(const NeuronDescriptor& n, float* p, std::size_t count) {
+MPSNN_ALWAYS_INLINE void activate(const NeuronDescriptor& n, float* p, std::size_t count) {
   if (n.type == NeuronType::sigmoid) {
     for (std::size_t i = 0; i < count; ++i) p[i] = 1.0f / (1.0f + exp_approx(-p[i]));
   } else if (n.type == NeuronType::tanh) {
@@ -115,7 +119,7 @@ inline void activate(const NeuronDescriptor& n, float* p, std::size_t count) {
 }
 
 // g[i] *= f'(x) where y[i] = f(x).
-inline void scale_by_derivative_from_output(const NeuronDescriptor& n, const float* y, float* g,
+MPSNN_ALWAYS_INLINE void scale_by_derivative_from_output(const NeuronDescriptor& n, const float* y, float* g,
                                             std::size_t count) {
   if (n.type == NeuronType::sigmoid) {
     for (std::size_t i = 0; i < count; ++i) g[i] *= y[i] * (1.0f - y[i]);
@@ -128,7 +132,7 @@ inline void scale_by_derivative_from_output(const NeuronDescriptor& n, const flo
 }
 
 // value[i] = f(x[i]) and derivative[i] = f'(x[i]).
-inline void evaluate(const NeuronDescriptor& n, const float* x, float* value, float* derivative,
+MPSNN_ALWAYS_INLINE void evaluate(const NeuronDescriptor& n, const float* x, float* value, float* derivative,
                      std::size_t count) {
   if (n.type == NeuronType::tanh) {
     const float a = n.a, b2 = 2.0f * n.b, ab = n.a * n.b;

@@ -1,0 +1,126 @@
+#include "cpu/lstm_cell.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "cpu/neuron.hpp"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define MPSNN_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define MPSNN_MULTIVERSION
+#endif
+
+namespace mpsnn::cpu {
+
+namespace {
+
+// dI = dc·C, dC = dc·I, dc ← dc·F (restrict parameters: GCC vectorises this
+// form, not the same loop written inline in backward_gates).
+inline __attribute__((always_inline)) void gate_gradients(
+    float* __restrict d_input, float* __restrict d_candidate, float* __restrict dc, const float* __restrict input,
+    const float* __restrict forget, const float* __restrict candidate, std::size_t n) {
+  for (std::size_t j = 0; j < n; ++j) {
+    d_input[j] = dc[j] * candidate[j];
+    d_candidate[j] = dc[j] * input[j];
+    dc[j] *= forget[j];
+  }
+}
+
+}  // namespace
+
+MPSNN_MULTIVERSION void forward_cell(const CellSlice& s, float* gates, const float* c_prev, float* c_new) {
+  const std::size_t H = s.c.hidden_size, B = s.c.batch, j0 = s.j0, j1 = s.j1, n = j1 - j0;
+  for (std::size_t r = 0; r < B; ++r) {
+    float* gr = gates + r * 4 * H;
+    const float* cp = c_prev ? c_prev + r * H : nullptr;
+    for (int k = 0; k < 4; ++k)
+      for (std::size_t j = j0; j < j1; ++j) gr[k * H + j] += s.bias[k * H + j];
+    if (s.v && cp)
+      for (int k = 0; k < 3; ++k)
+        if (s.c.peephole[k])
+          for (std::size_t j = j0; j < j1; ++j) gr[k * H + j] += s.v[k * H + j] * cp[j];
+    for (int k = 0; k < 3; ++k) activate(s.c.gate_neuron[k], gr + k * H + j0, n);
+    float* cn = c_new + r * H;
+    const float *gi = gr, *gf = gr + H, *gc = gr + 2 * H;
+    if (cp) {
+      for (std::size_t j = j0; j < j1; ++j) cn[j] = gf[j] * cp[j] + gi[j] * gc[j];
+    } else {
+      for (std::size_t j = j0; j < j1; ++j) cn[j] = gi[j] * gc[j];
+    }
+  }
+}
+
+MPSNN_MULTIVERSION void forward_output(const CellSlice& s, float* gates, const float* c_new, float* h,
+                                       std::size_t ld, float* scratch) {
+  const std::size_t H = s.c.hidden_size, B = s.c.batch, j0 = s.j0, j1 = s.j1, n = j1 - j0;
+  for (std::size_t r = 0; r < B; ++r) {
+    float* go = gates + r * 4 * H + 3 * H;
+    const float* cn = c_new + r * H;
+    if (s.v && s.c.peephole[3])
+      for (std::size_t j = j0; j < j1; ++j) go[j] += s.v[3 * H + j] * cn[j];
+    activate(s.c.gate_neuron[3], go + j0, n);
+    std::memcpy(scratch, cn + j0, n * sizeof(float));
+    activate(s.c.cell_output_neuron, scratch, n);
+    float* hr = h + r * ld;
+    for (std::size_t j = 0; j < n; ++j) hr[j0 + j] = go[j0 + j] * scratch[j];
+  }
+}
+
+MPSNN_MULTIVERSION void backward_output(const CellSlice& s, const float* gates, const float* c_now, const float* dh,
+                                        const float* dy, std::size_t ld_dy, float* dc, float* dgates,
+                                        float* scratch) {
+  const std::size_t H = s.c.hidden_size, B = s.c.batch, j0 = s.j0, j1 = s.j1, n = j1 - j0;
+  float *squashed = scratch, *slope = scratch + n;
+  for (std::size_t r = 0; r < B; ++r) {
+    const float* gr = gates + r * 4 * H;
+    const float* dyr = dy ? dy + r * ld_dy : nullptr;
+    const float* dhr = dh + r * H;
+    float *dcr = dc + r * H, *dgo = dgates + r * 4 * H + 3 * H;
+    evaluate(s.c.cell_output_neuron, c_now + r * H + j0, squashed, slope, n);
+    float* total = slope + n;  // dh + dy
+    if (dyr) {
+      for (std::size_t j = j0; j < j1; ++j) total[j - j0] = dhr[j] + dyr[j];
+    } else {
+      std::memcpy(total, dhr + j0, n * sizeof(float));
+    }
+    for (std::size_t j = j0; j < j1; ++j) {
+      dgo[j] = total[j - j0] * squashed[j - j0];
+      dcr[j] += total[j - j0] * gr[3 * H + j] * slope[j - j0];
+    }
+    scale_by_derivative_from_output(s.c.gate_neuron[3], gr + 3 * H + j0, dgo + j0, n);
+    if (s.v && s.c.peephole[3])
+      for (std::size_t j = j0; j < j1; ++j) dcr[j] += dgo[j] * s.v[3 * H + j];
+  }
+}
+
+MPSNN_MULTIVERSION void backward_gates(const CellSlice& s, const float* gates, const float* c_now,
+                                       const float* c_prev, float* dc, float* dgates, float* dv) {
+  const std::size_t H = s.c.hidden_size, B = s.c.batch, j0 = s.j0, j1 = s.j1, n = j1 - j0;
+  for (std::size_t r = 0; r < B; ++r) {
+    const float* gr = gates + r * 4 * H;
+    const float* cp = c_prev ? c_prev + r * H : nullptr;
+    float* dcr = dc + r * H;
+    float *dgi = dgates + r * 4 * H, *dgf = dgi + H, *dgc = dgi + 2 * H;
+    // Conditions stay outside the loops: a conditional load keeps a loop scalar.
+    if (cp) {
+      for (std::size_t j = j0; j < j1; ++j) dgf[j] = dcr[j] * cp[j];
+    } else {
+      std::fill(dgf + j0, dgf + j1, 0.0f);
+    }
+    gate_gradients(dgi + j0, dgc + j0, dcr + j0, gr + j0, gr + H + j0, gr + 2 * H + j0, n);
+    for (int k = 0; k < 3; ++k) scale_by_derivative_from_output(s.c.gate_neuron[k], gr + k * H + j0, dgi + k * H + j0, n);
+    if (!s.v) continue;
+    const float* cr = c_now + r * H;
+    for (int k = 0; k < 3; ++k) {
+      if (!s.c.peephole[k]) continue;
+      for (std::size_t j = j0; j < j1; ++j) dcr[j] += dgi[k * H + j] * s.v[k * H + j];
+      if (cp)
+        for (std::size_t j = j0; j < j1; ++j) dv[k * H + j] += dgi[k * H + j] * cp[j];
+    }
+    if (s.c.peephole[3])
+      for (std::size_t j = j0; j < j1; ++j) dv[3 * H + j] += dgi[3 * H + j] * cr[j];
+  }
+}
+
+}  // namespace mpsnn::cpu

@@ -1,0 +1,125 @@
+#include "cpu/small_gemm.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+namespace mpsnn::cpu {
+
+namespace {
+
+typedef float panel_t __attribute__((vector_size(64), aligned(4)));  // 16 floats, unaligned access
+
+// Rows r0..r0+R of one panel: R accumulators live in registers for the whole k loop.
+// Always inlined: the instruction set of the kernel_* function it lands in applies.
+#define MPSNN_INLINE inline __attribute__((always_inline))
+
+// K is walked in blocks whose slice of A (kKBlock x rows floats) stays in L1.
+constexpr std::size_t kKBlock = 256;
+
+// R rows of one panel over k steps. `at` is A transposed ([k][R]): one cache
+// line per step, so the loop reads two sequential streams, the panel and at.
+template <int R>
+MPSNN_INLINE void panel_rows(std::size_t k, const float* at, const float* panel, float* c, std::size_t ldc,
+                             std::size_t width, bool accumulate) {
+  panel_t acc[R];
+  for (int r = 0; r < R; ++r) {
+    acc[r] = panel_t{};
+    if (accumulate && width == kPanelWidth) std::memcpy(&acc[r], c + r * ldc, sizeof(panel_t));
+    else if (accumulate) for (std::size_t j = 0; j < width; ++j) acc[r][j] = c[r * ldc + j];
+  }
+  for (std::size_t kk = 0; kk < k; ++kk) {
+    __builtin_prefetch(panel + (kk + 16) * kPanelWidth);
+    panel_t p;
+    std::memcpy(&p, panel + kk * kPanelWidth, sizeof p);
+    for (int r = 0; r < R; ++r) acc[r] += at[kk * R + r] * p;
+  }
+  for (int r = 0; r < R; ++r) {
+    if (width == kPanelWidth) std::memcpy(c + r * ldc, &acc[r], sizeof(panel_t));
+    else for (std::size_t j = 0; j < width; ++j) c[r * ldc + j] = acc[r][j];
+  }
+}
+
+template <int R>
+MPSNN_INLINE void row_block(std::size_t k, const float* a, std::size_t lda, const float* packed,
+                            std::size_t columns, float* c, std::size_t ldc, bool accumulate, float* at) {
+  for (std::size_t kk = 0; kk < k; ++kk)
+    for (int r = 0; r < R; ++r) at[kk * R + r] = a[r * lda + kk];
+  for (std::size_t k0 = 0; k0 < k; k0 += kKBlock) {
+    const std::size_t kb = std::min(kKBlock, k - k0);
+    for (std::size_t j = 0; j < columns; j += kPanelWidth)
+      panel_rows<R>(kb, at + k0 * R, packed + j * k + k0 * kPanelWidth, c + j, ldc,
+                    std::min(kPanelWidth, columns - j), accumulate || k0 > 0);
+  }
+}
+
+template <int MaxRows>
+MPSNN_INLINE void small_gemm_impl(std::size_t rows, std::size_t k, const float* a, std::size_t lda, const float* packed,
+                                  std::size_t columns, float* c, std::size_t ldc, bool accumulate) {
+  thread_local std::vector<float> transposed;
+  if (transposed.size() < k * MaxRows) transposed.resize(k * MaxRows);
+  float* at = transposed.data();
+  std::size_t r = 0;
+  for (; r + MaxRows <= rows; r += MaxRows)
+    row_block<MaxRows>(k, a + r * lda, lda, packed, columns, c + r * ldc, ldc, accumulate, at);
+  switch (rows - r) {  // the remaining rows, fewer than MaxRows
+#define MPSNN_ROWS(n) case n: if constexpr (n < MaxRows) row_block<n>(k, a + r * lda, lda, packed, columns, c + r * ldc, ldc, accumulate, at); break;
+    MPSNN_ROWS(1) MPSNN_ROWS(2) MPSNN_ROWS(3) MPSNN_ROWS(4) MPSNN_ROWS(5) MPSNN_ROWS(6) MPSNN_ROWS(7)
+    MPSNN_ROWS(8) MPSNN_ROWS(9) MPSNN_ROWS(10) MPSNN_ROWS(11) MPSNN_ROWS(12) MPSNN_ROWS(13) MPSNN_ROWS(14)
+    MPSNN_ROWS(15)
+#undef MPSNN_ROWS
+    default: break;
+  }
+}
+
+using Kernel = void (*)(std::size_t, std::size_t, const float*, std::size_t, const float*, std::size_t, float*,
+                        std::size_t, bool);
+
+// One build per instruction set, chosen at run time: the rows held in registers
+// are as many as the register file allows (a panel is 1 zmm or 2 ymm or 4 xmm).
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target("avx512f,avx512vl,fma"))) void kernel_avx512(std::size_t rows, std::size_t k, const float* a,
+    std::size_t lda, const float* packed, std::size_t columns, float* c, std::size_t ldc, bool accumulate) {
+  small_gemm_impl<16>(rows, k, a, lda, packed, columns, c, ldc, accumulate);
+}
+__attribute__((target("avx2,fma"))) void kernel_avx2(std::size_t rows, std::size_t k, const float* a,
+    std::size_t lda, const float* packed, std::size_t columns, float* c, std::size_t ldc, bool accumulate) {
+  small_gemm_impl<6>(rows, k, a, lda, packed, columns, c, ldc, accumulate);
+}
+#endif
+void kernel_generic(std::size_t rows, std::size_t k, const float* a, std::size_t lda, const float* packed,
+                    std::size_t columns, float* c, std::size_t ldc, bool accumulate) {
+  small_gemm_impl<3>(rows, k, a, lda, packed, columns, c, ldc, accumulate);
+}
+
+Kernel choose() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) return kernel_avx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return kernel_avx2;
+#endif
+  return kernel_generic;
+}
+
+const Kernel kernel = choose();
+
+}  // namespace
+
+void pack_panels(const float* source, std::size_t stride, bool transposed, std::size_t k, std::size_t columns,
+                 float* packed) {
+  for (std::size_t j0 = 0; j0 < columns; j0 += kPanelWidth) {
+    float* panel = packed + j0 * k;
+    const std::size_t width = std::min(kPanelWidth, columns - j0);
+    for (std::size_t kk = 0; kk < k; ++kk)
+      for (std::size_t i = 0; i < kPanelWidth; ++i)
+        panel[kk * kPanelWidth + i] =
+            i < width ? (transposed ? source[(j0 + i) * stride + kk] : source[kk * stride + j0 + i]) : 0.0f;
+  }
+}
+
+void small_gemm(std::size_t rows, std::size_t k, const float* a, std::size_t lda, const float* packed,
+                std::size_t columns, float* c, std::size_t ldc, bool accumulate) {
+  kernel(rows, k, a, lda, packed, columns, c, ldc, accumulate);
+}
+
+}  // namespace mpsnn::cpu

@@ -1,0 +1,28 @@
+// A GEMM for few rows against a right operand packed once and reused: the
+// recurrent step of an RNN, C[B][n] (+)= A[B][K] · P[K][n], where P stays the
+// same for every step of a sequence. Packing P into 16-column panels lets each
+// step stream it exactly once with all rows' accumulators in registers, where a
+// general BLAS re-packs it on every call.
+#pragma once
+
+#include <cstddef>
+
+namespace mpsnn::cpu {
+
+constexpr std::size_t kPanelWidth = 16;
+
+// Floats a packed operand of k rows and `columns` columns occupies.
+inline std::size_t packed_panel_size(std::size_t k, std::size_t columns) {
+  return (columns + kPanelWidth - 1) / kPanelWidth * kPanelWidth * k;
+}
+
+// Packs the k x columns operand whose element (kk, j) is source[j * stride + kk]
+// (`transposed`: the rows of a weight matrix) or source[kk * stride + j].
+void pack_panels(const float* source, std::size_t stride, bool transposed, std::size_t k,
+                 std::size_t columns, float* packed);
+
+// C[r][j] = (accumulate ? C[r][j] : 0) + Σ_kk A[r][kk] · P[kk][j].
+void small_gemm(std::size_t rows, std::size_t k, const float* a, std::size_t lda, const float* packed,
+                std::size_t columns, float* c, std::size_t ldc, bool accumulate);
+
+}  // namespace mpsnn::cpu
