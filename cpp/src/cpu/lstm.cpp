@@ -19,7 +19,7 @@ namespace {
 
 using detail::LstmConfig;
 enum : std::size_t { slot_gates, slot_cells, slot_out0, slot_out1, slot_input, slot_row, slot_dg, slot_dx0,
-                     slot_dx1, slot_dy, slot_dh, slot_dc, slot_packed };
+                     slot_dx1, slot_dy, slot_dh, slot_dc, slot_packed, slot_dv };
 
 // The input of layer l as [T][B][I_l]: `step` elements between steps, `row`
 // between batch rows (contiguous unless layer 0 is NSE).
@@ -40,9 +40,44 @@ LayerInput layer_input(const LstmConfig& c, std::size_t l, const float* x, const
   return {dropped, c.batch * width, width, true};
 }
 
-// Threads for a recurrence over H units: at least 8 units each.
-int recurrence_threads(std::size_t hidden) {
-  return int(std::max<std::size_t>(1, std::min<std::size_t>(threads(), hidden / 8)));
+// How a recurrence is shared among threads. When the recurrent weights fit in
+// one core's L2 (4H·H floats, up to 1 MB) and the batch is large, each thread runs the whole
+// recurrence for its own batch rows, with no synchronisation between steps;
+// otherwise each thread owns a slice of hidden units (its weights stay in its
+// cache) and the threads meet at a barrier every step.
+struct Plan {
+  int parts;
+  bool by_rows;
+  Plan(const LstmConfig& c) {
+    const std::size_t H = c.hidden_size, B = c.batch, t = threads();
+    // Below 8 rows a thread, a weight loaded from L2 feeds too few FMAs.
+    by_rows = t > 1 && B >= 8 * t && 16 * H * H <= (std::size_t(1) << 20);
+    parts = int(by_rows ? std::min(t, B) : std::max<std::size_t>(1, std::min(t, H / kPanelWidth)));
+  }
+  // Rows [r0, r1) and units [j0, j1) of part p.
+  void range(const LstmConfig& c, int p, std::size_t& r0, std::size_t& r1, std::size_t& j0, std::size_t& j1) const {
+    r0 = 0, r1 = c.batch, j0 = 0, j1 = c.hidden_size;
+    if (by_rows) split(c.batch, parts, p, 1, r0, r1);
+    else split(c.hidden_size, parts, p, kPanelWidth, j0, j1);
+  }
+};
+
+// U packed for the forward recurrence (per gate, the rows of U as panels over
+// units) or the backward one (the columns of U over all 4H rows).
+const float* pack_recurrent(const LstmConfig& c, const float* u, bool backward) {
+  const std::size_t H = c.hidden_size, panel = packed_panel_size(H, H);
+  float* packed = scratch(slot_packed, 4 * panel);
+  parallel_for(threads(), [&](int part) {
+    std::size_t j0, j1;
+    split(H, threads(), part, kPanelWidth, j0, j1);
+    if (j0 == j1) return;
+    if (backward) {
+      pack_panels(u + j0, H, false, 4 * H, j1 - j0, packed + j0 * 4 * H);
+    } else {
+      for (int k = 0; k < 4; ++k) pack_panels(u + (k * H + j0) * H, H, true, H, j1 - j0, packed + k * panel + j0 * H);
+    }
+  });
+  return packed;
 }
 
 // The parameters of one (layer, direction) block.
@@ -67,39 +102,38 @@ void forward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const 
       sgemm_parallel(false, true, T, G4, width, 1.0f, in.data + b * in.row, in.step, p.w, width, 0.0f,
                      gates + b * G4, B * G4);
   }
-  const int parts = recurrence_threads(H);
-  SpinBarrier barrier(parts);
-  parallel_for(parts, [&](int part) {
-    std::size_t j0, j1;
-    split(H, parts, part, 8, j0, j1);
-    const std::size_t n = j1 - j0;
+  const Plan plan(c);
+  const float* packed_u = pack_recurrent(c, p.u, false);
+  const std::size_t panel = packed_panel_size(H, H);
+  SpinBarrier barrier(plan.parts);
+  parallel_for(plan.parts, [&](int part) {
+    std::size_t r0, r1, j0, j1;
+    plan.range(c, part, r0, r1, j0, j1);
+    const std::size_t rows = r1 - r0, n = j1 - j0;
+    const bool work = rows && n;
     float* squashed = scratch(slot_row, H);
-    const CellSlice slice{c, j0, j1, p.bias, p.full ? nullptr : p.v};
-    // This slice's rows of U, packed once for all steps.
-    const std::size_t panel = packed_panel_size(H, n);
-    float* packed_u = scratch(slot_packed, 4 * panel);
-    for (int k = 0; k < 4 && n; ++k) pack_panels(p.u + (k * H + j0) * H, H, true, H, n, packed_u + k * panel);
+    const CellSlice slice{c, rows, j0, j1, p.bias, p.full ? nullptr : p.v};
     for (std::size_t s = 0; s < T; ++s) {
       const std::size_t t = d == 0 ? s : T - 1 - s, previous = d == 0 ? t - 1 : t + 1;
-      const float* h_prev = s == 0 ? h0 : out + previous * B * DH + d * H;
       const std::size_t h_ld = s == 0 ? H : DH;
-      const float* c_prev = s == 0 ? c0 : cells + previous * B * H;
-      float* g = gates + t * B * G4;
-      float* c_new = cells + t * B * H;
-      if (n) {
+      const float* h_prev = s == 0 ? (h0 ? h0 + r0 * H : nullptr) : out + (previous * B + r0) * DH + d * H;
+      const float* c_prev = s == 0 ? (c0 ? c0 + r0 * H : nullptr) : cells + (previous * B + r0) * H;
+      float* g = gates + (t * B + r0) * G4;
+      float* c_new = cells + (t * B + r0) * H;
+      if (work) {
         for (int k = 0; k < 4; ++k) {
-          if (h_prev) small_gemm(B, H, h_prev, h_ld, packed_u + k * panel, n, g + k * H + j0, G4, true);
+          if (h_prev) small_gemm(rows, H, h_prev, h_ld, packed_u + k * panel + j0 * H, n, g + k * H + j0, G4, true);
           if (p.full && c_prev && k < 3 && c.peephole[k])
-            sgemm(false, true, B, n, H, 1.0f, c_prev, H, p.v + (k * H + j0) * H, H, 1.0f, g + k * H + j0, G4);
+            sgemm(false, true, rows, n, H, 1.0f, c_prev, H, p.v + (k * H + j0) * H, H, 1.0f, g + k * H + j0, G4);
         }
+        forward_cell(slice, g, c_prev, c_new);
       }
-      if (n) forward_cell(slice, g, c_prev, c_new);
       if (p.full && c.peephole[3]) {  // the output gate's peephole reads every unit's new cell
-        barrier.wait();
-        if (n) sgemm(false, true, B, n, H, 1.0f, c_new, H, p.v + (3 * H + j0) * H, H, 1.0f, g + 3 * H + j0, G4);
+        if (!plan.by_rows) barrier.wait();
+        if (work) sgemm(false, true, rows, n, H, 1.0f, c_new, H, p.v + (3 * H + j0) * H, H, 1.0f, g + 3 * H + j0, G4);
       }
-      if (n) forward_output(slice, g, c_new, out + t * B * DH + d * H, DH, squashed);
-      barrier.wait();  // the next step's GEMM reads every unit's h
+      if (work) forward_output(slice, g, c_new, out + (t * B + r0) * DH + d * H, DH, squashed);
+      if (!plan.by_rows) barrier.wait();  // the next step's GEMM reads every unit's h
     }
   });
   const std::size_t last = d == 0 ? T - 1 : 0;
@@ -128,42 +162,50 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
   float* dc = scratch(slot_dc, B * H);  // gradient reaching c of the step being processed
   if (dv) std::fill(dv, dv + c.peephole_elements(), 0.0f);
 
-  const int parts = recurrence_threads(H);
-  SpinBarrier barrier(parts);
-  parallel_for(parts, [&](int part) {
-    std::size_t j0, j1;
-    split(H, parts, part, 8, j0, j1);
-    const std::size_t n = j1 - j0;
+  const Plan plan(c);
+  const float* packed_u = pack_recurrent(c, p.u, true);
+  // Diagonal peephole gradients: one accumulator per part, summed after the loop.
+  float* dv_parts = scratch(slot_dv, plan.parts * 4 * H);
+  std::fill(dv_parts, dv_parts + plan.parts * 4 * H, 0.0f);
+  SpinBarrier barrier(plan.parts);
+  parallel_for(plan.parts, [&](int part) {
+    std::size_t r0, r1, j0, j1;
+    plan.range(c, part, r0, r1, j0, j1);
+    const std::size_t rows = r1 - r0, n = j1 - j0;
+    const bool work = rows && n;
     float* squashed = scratch(slot_row, 3 * H);
-    const CellSlice slice{c, j0, j1, p.bias, p.full ? nullptr : p.v};
-    // This slice's columns of U (all 4H rows), packed once for all steps.
-    float* packed_u = scratch(slot_packed, packed_panel_size(G4, n));
-    if (n) pack_panels(p.u + j0, H, false, G4, n, packed_u);
-    for (std::size_t r = 0; r < B; ++r)
+    const CellSlice slice{c, rows, j0, j1, p.bias, p.full ? nullptr : p.v};
+    for (std::size_t r = r0; r < r1; ++r)
       for (std::size_t j = j0; j < j1; ++j) {
         dh[r * H + j] = dhn ? dhn[r * H + j] : 0.0f;
         dc[r * H + j] = dcn ? dcn[r * H + j] : 0.0f;
       }
     for (std::size_t s = 0; s < T; ++s) {
       const std::size_t t = d == 0 ? T - 1 - s : s, previous = d == 0 ? t - 1 : t + 1;
-      const float* c_prev = s == T - 1 ? c0 : cells + previous * B * H;
-      const float* g = gates + t * B * G4;
-      const float* c_now = cells + t * B * H;
-      float* dg = dgates + t * B * G4;
-      if (n) backward_output(slice, g, c_now, dh, dy ? dy + t * B * DH + d * H : nullptr, DH, dc, dg, squashed);
+      const float* c_prev = s == T - 1 ? (c0 ? c0 + r0 * H : nullptr) : cells + (previous * B + r0) * H;
+      const float* g = gates + (t * B + r0) * G4;
+      const float* c_now = cells + (t * B + r0) * H;
+      float* dg = dgates + (t * B + r0) * G4;
+      float* dhr = dh + r0 * H;
+      float* dcr = dc + r0 * H;
+      if (work)
+        backward_output(slice, g, c_now, dhr, dy ? dy + (t * B + r0) * DH + d * H : nullptr, DH, dcr, dg, squashed);
       if (p.full && c.peephole[3]) {  // every unit's output gate reaches this slice's cells
-        barrier.wait();
-        if (n) sgemm(false, false, B, n, H, 1.0f, dg + 3 * H, G4, p.v + 3 * H * H + j0, H, 1.0f, dc + j0, H);
+        if (!plan.by_rows) barrier.wait();
+        if (work) sgemm(false, false, rows, n, H, 1.0f, dg + 3 * H, G4, p.v + 3 * H * H + j0, H, 1.0f, dcr + j0, H);
       }
-      if (n) backward_gates(slice, g, c_now, c_prev, dc, dg, dv);
-      barrier.wait();  // the GEMMs below read every unit's gate gradients
-      if (!n) continue;
+      if (work) backward_gates(slice, g, c_now, c_prev, dcr, dg, dv_parts + part * 4 * H);
+      if (!plan.by_rows) barrier.wait();  // the GEMMs below read every unit's gate gradients
+      if (!work) continue;
       if (p.full)
         for (int k = 0; k < 3; ++k)
-          if (c.peephole[k]) sgemm(false, false, B, n, H, 1.0f, dg + k * H, G4, p.v + k * H * H + j0, H, 1.0f, dc + j0, H);
-      small_gemm(B, G4, dg, G4, packed_u, n, dh + j0, H, false);
+          if (c.peephole[k]) sgemm(false, false, rows, n, H, 1.0f, dg + k * H, G4, p.v + k * H * H + j0, H, 1.0f, dcr + j0, H);
+      small_gemm(rows, G4, dg, G4, packed_u + j0 * G4, n, dhr + j0, H, false);
     }
   });
+  if (dv && !p.full)
+    for (int part = 0; part < plan.parts; ++part)
+      for (std::size_t i = 0; i < 4 * H; ++i) dv[i] += dv_parts[part * 4 * H + i];
   if (dh0) std::memcpy(dh0, dh, B * H * sizeof(float));
   if (dc0) std::memcpy(dc0, dc, B * H * sizeof(float));
 

@@ -30,7 +30,7 @@ inline __attribute__((always_inline)) void gate_gradients(
 }  // namespace
 
 MPSNN_MULTIVERSION void forward_cell(const CellSlice& s, float* gates, const float* c_prev, float* c_new) {
-  const std::size_t H = s.c.hidden_size, B = s.c.batch, j0 = s.j0, j1 = s.j1, n = j1 - j0;
+  const std::size_t H = s.c.hidden_size, B = s.rows, j0 = s.j0, j1 = s.j1, n = j1 - j0;
   for (std::size_t r = 0; r < B; ++r) {
     float* gr = gates + r * 4 * H;
     const float* cp = c_prev ? c_prev + r * H : nullptr;
@@ -53,7 +53,7 @@ MPSNN_MULTIVERSION void forward_cell(const CellSlice& s, float* gates, const flo
 
 MPSNN_MULTIVERSION void forward_output(const CellSlice& s, float* gates, const float* c_new, float* h,
                                        std::size_t ld, float* scratch) {
-  const std::size_t H = s.c.hidden_size, B = s.c.batch, j0 = s.j0, j1 = s.j1, n = j1 - j0;
+  const std::size_t H = s.c.hidden_size, B = s.rows, j0 = s.j0, j1 = s.j1, n = j1 - j0;
   for (std::size_t r = 0; r < B; ++r) {
     float* go = gates + r * 4 * H + 3 * H;
     const float* cn = c_new + r * H;
@@ -70,7 +70,7 @@ MPSNN_MULTIVERSION void forward_output(const CellSlice& s, float* gates, const f
 MPSNN_MULTIVERSION void backward_output(const CellSlice& s, const float* gates, const float* c_now, const float* dh,
                                         const float* dy, std::size_t ld_dy, float* dc, float* dgates,
                                         float* scratch) {
-  const std::size_t H = s.c.hidden_size, B = s.c.batch, j0 = s.j0, j1 = s.j1, n = j1 - j0;
+  const std::size_t H = s.c.hidden_size, B = s.rows, j0 = s.j0, j1 = s.j1, n = j1 - j0;
   float *squashed = scratch, *slope = scratch + n;
   for (std::size_t r = 0; r < B; ++r) {
     const float* gr = gates + r * 4 * H;
@@ -96,7 +96,7 @@ MPSNN_MULTIVERSION void backward_output(const CellSlice& s, const float* gates, 
 
 MPSNN_MULTIVERSION void backward_gates(const CellSlice& s, const float* gates, const float* c_now,
                                        const float* c_prev, float* dc, float* dgates, float* dv) {
-  const std::size_t H = s.c.hidden_size, B = s.c.batch, j0 = s.j0, j1 = s.j1, n = j1 - j0;
+  const std::size_t H = s.c.hidden_size, B = s.rows, j0 = s.j0, j1 = s.j1, n = j1 - j0;
   for (std::size_t r = 0; r < B; ++r) {
     const float* gr = gates + r * 4 * H;
     const float* cp = c_prev ? c_prev + r * H : nullptr;

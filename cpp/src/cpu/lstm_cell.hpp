@@ -1,5 +1,5 @@
-// The fused element-wise passes of one LSTM step over rows [0, B) and hidden
-// units [j0, j1) of one thread (docs/lstm-layout.md: gates i, f, c, o).
+// The fused element-wise passes of one LSTM step over some batch rows and
+// hidden units [j0, j1) of one thread (docs/lstm-layout.md: gates i, f, c, o).
 // Compiled once per instruction set and chosen at run time: at small hidden
 // sizes these passes, not the GEMMs, bound a step.
 #pragma once
@@ -10,20 +10,21 @@
 
 namespace mpsnn::cpu {
 
+// `rows` batch rows starting at the pointers given, hidden units [j0, j1).
 struct CellSlice {
   const detail::LstmConfig& c;
-  std::size_t j0, j1;
+  std::size_t rows, j0, j1;
   const float* bias;  // [4H]
   const float* v;     // diagonal peepholes [4][H], or null (none, or full: done by GEMM)
 };
 
-// gates: [B][4H] pre-activations in, activations out (the output gate's only
-// after forward_output). c_prev: [B][H] or null (zeros).
+// gates: [rows][4H] pre-activations in, activations out (the output gate's only
+// after forward_output). c_prev: [rows][H] or null (zeros).
 void forward_cell(const CellSlice& s, float* gates, const float* c_prev, float* c_new);
-// h: [B][ld] rows of hidden output; `scratch` holds j1 - j0 floats.
+// h: [rows][ld] of hidden output; `scratch` holds j1 - j0 floats.
 void forward_output(const CellSlice& s, float* gates, const float* c_new, float* h, std::size_t ld, float* scratch);
 
-// dy: [B][ld_dy] or null. Writes the output gate's pre-activation gradient into
+// dy: [rows][ld_dy] or null. Writes the output gate's pre-activation gradient into
 // dgates and adds the cell's gradient through h to dc. `scratch`: 3 (j1 - j0).
 void backward_output(const CellSlice& s, const float* gates, const float* c_now, const float* dh,
                      const float* dy, std::size_t ld_dy, float* dc, float* dgates, float* scratch);
