@@ -40,35 +40,41 @@ MPSNN_INLINE void panel_rows(std::size_t k, const float* at, const float* panel,
   }
 }
 
-template <int R>
-MPSNN_INLINE void row_block(std::size_t k, const float* a, std::size_t lda, const float* packed,
-                            std::size_t columns, float* c, std::size_t ldc, bool accumulate, float* at) {
-  for (std::size_t kk = 0; kk < k; ++kk)
-    for (int r = 0; r < R; ++r) at[kk * R + r] = a[r * lda + kk];
-  for (std::size_t k0 = 0; k0 < k; k0 += kKBlock) {
-    const std::size_t kb = std::min(kKBlock, k - k0);
-    for (std::size_t j = 0; j < columns; j += kPanelWidth)
-      panel_rows<R>(kb, at + k0 * R, packed + j * k + k0 * kPanelWidth, c + j, ldc,
-                    std::min(kPanelWidth, columns - j), accumulate || k0 > 0);
-  }
-}
-
+// A's rows in blocks of MaxRows (the last may be shorter), each transposed:
+// block b holds [k][rows of b]. Then every K-block of a panel is loaded once
+// and used by all row blocks while it sits in L1.
 template <int MaxRows>
 MPSNN_INLINE void small_gemm_impl(std::size_t rows, std::size_t k, const float* a, std::size_t lda, const float* packed,
                                   std::size_t columns, float* c, std::size_t ldc, bool accumulate) {
   thread_local std::vector<float> transposed;
-  if (transposed.size() < k * MaxRows) transposed.resize(k * MaxRows);
+  if (transposed.size() < k * rows) transposed.resize(k * rows);
   float* at = transposed.data();
-  std::size_t r = 0;
-  for (; r + MaxRows <= rows; r += MaxRows)
-    row_block<MaxRows>(k, a + r * lda, lda, packed, columns, c + r * ldc, ldc, accumulate, at);
-  switch (rows - r) {  // the remaining rows, fewer than MaxRows
-#define MPSNN_ROWS(n) case n: if constexpr (n < MaxRows) row_block<n>(k, a + r * lda, lda, packed, columns, c + r * ldc, ldc, accumulate, at); break;
-    MPSNN_ROWS(1) MPSNN_ROWS(2) MPSNN_ROWS(3) MPSNN_ROWS(4) MPSNN_ROWS(5) MPSNN_ROWS(6) MPSNN_ROWS(7)
-    MPSNN_ROWS(8) MPSNN_ROWS(9) MPSNN_ROWS(10) MPSNN_ROWS(11) MPSNN_ROWS(12) MPSNN_ROWS(13) MPSNN_ROWS(14)
-    MPSNN_ROWS(15)
+  for (std::size_t r0 = 0; r0 < rows; r0 += MaxRows) {
+    const std::size_t block = std::min<std::size_t>(MaxRows, rows - r0);
+    float* at_block = at + r0 * k;
+    for (std::size_t kk = 0; kk < k; ++kk)
+      for (std::size_t r = 0; r < block; ++r) at_block[kk * block + r] = a[(r0 + r) * lda + kk];
+  }
+  for (std::size_t k0 = 0; k0 < k; k0 += kKBlock) {
+    const std::size_t kb = std::min(kKBlock, k - k0);
+    const bool add = accumulate || k0 > 0;
+    for (std::size_t j = 0; j < columns; j += kPanelWidth) {
+      const float* panel = packed + j * k + k0 * kPanelWidth;
+      const std::size_t width = std::min(kPanelWidth, columns - j);
+      for (std::size_t r0 = 0; r0 < rows; r0 += MaxRows) {
+        const std::size_t block = std::min<std::size_t>(MaxRows, rows - r0);
+        const float* at_block = at + r0 * k + k0 * block;
+        float* c_block = c + r0 * ldc + j;
+        switch (block) {
+#define MPSNN_ROWS(n) case n: if constexpr (n <= MaxRows) panel_rows<n>(kb, at_block, panel, c_block, ldc, width, add); break;
+          MPSNN_ROWS(1) MPSNN_ROWS(2) MPSNN_ROWS(3) MPSNN_ROWS(4) MPSNN_ROWS(5) MPSNN_ROWS(6) MPSNN_ROWS(7)
+          MPSNN_ROWS(8) MPSNN_ROWS(9) MPSNN_ROWS(10) MPSNN_ROWS(11) MPSNN_ROWS(12) MPSNN_ROWS(13) MPSNN_ROWS(14)
+          MPSNN_ROWS(15) MPSNN_ROWS(16)
 #undef MPSNN_ROWS
-    default: break;
+          default: break;
+        }
+      }
+    }
   }
 }
 
