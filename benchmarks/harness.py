@@ -28,13 +28,17 @@ def median_seconds(run: Callable[[], None], repeats: int, warmup: int = 2) -> fl
     return statistics.median(times)
 
 
-def alternate(runs: dict[str, Callable[[], None]], repeats: int, rounds: int = 3) -> dict[str, float]:
+def alternate(runs: dict[str, Callable[[], None]], repeats: int, rounds: int = 3,
+              spread: dict[str, float] | None = None) -> dict[str, float]:
     """Median seconds of each run, timed in blocks that alternate between the
-    contenders so that drift in the machine's speed hits both alike."""
+    contenders so that drift in the machine's speed hits both alike. With
+    `spread`, also the relative spread (max/min - 1) of each run's block medians."""
     samples: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(rounds):
         for name, run in runs.items():
             samples[name].append(median_seconds(run, repeats))
+    if spread is not None:
+        spread.update({name: max(v) / min(v) - 1 for name, v in samples.items()})
     return {name: statistics.median(values) for name, values in samples.items()}
 
 

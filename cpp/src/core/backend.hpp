@@ -64,22 +64,31 @@ struct TensorRef {
   explicit operator bool() const { return storage != nullptr; }
 };
 
-// Shapes and layouts: docs/lstm-layout.md. Absent h0/c0 mean zeros; absent
-// hn/cn are not written. Without a cache the forward is for inference (no
-// dropout).
+// The parameters of one gate of one (layer, direction), docs/lstm-layout.md:
+// w [H][I_l], u [H][H], b [H] (absent: zeros), v [H] diagonal or [H][H] full
+// (absent: no peephole for this gate). As gradients, absent ones are not
+// computed and present ones are overwritten.
+struct LstmGate {
+  TensorRef w, u, b, v;
+};
+
+// Shapes and layouts: docs/lstm-layout.md. `weights` holds config.gate_count()
+// gates in config.gate_index order. Absent h0/c0 mean zeros; absent hn/cn are
+// not written. Without a cache the forward is for inference (no dropout).
 struct LstmForwardArgs {
   LstmConfig config;
-  TensorRef x, h0, c0, parameters, y, hn, cn, cache;
+  TensorRef x, h0, c0, y, hn, cn, cache;
+  std::vector<LstmGate> weights;
   bool reference = false;  // the plain reference kernel, for validation
 };
 
 // Reads the cache the training forward wrote (never writes it). Absent
-// dhn/dcn mean zeros; absent dh0/dc0 are not written; parameter gradients
-// overwrite `parameter_gradients` (packed layout).
+// dy/dhn/dcn mean zeros; absent dx/dh0/dc0 are not written.
 struct LstmBackwardArgs {
   LstmConfig config;
-  TensorRef x, h0, c0, parameters, cache, dy, dhn, dcn;
-  TensorRef dx, dh0, dc0, parameter_gradients;
+  TensorRef x, h0, c0, cache, dy, dhn, dcn;
+  TensorRef dx, dh0, dc0;
+  std::vector<LstmGate> weights, gradients;
   bool reference = false;
 };
 

@@ -1,6 +1,6 @@
-// The BNNS front: checks every descriptor once, packs Apple's per-gate arrays
-// into the kernels' layout (docs/lstm-layout.md), runs the CPU kernels through
-// a command queue and unpacks the gradients.
+// The BNNS front: checks every descriptor once, then hands Apple's per-gate
+// arrays to the CPU kernels as they are (docs/lstm-layout.md), through a
+// command queue; gradients land in the caller's arrays directly.
 #include "mpsnn/bnns.hpp"
 
 #include <cmath>
@@ -141,57 +141,28 @@ struct GateSource {
   }
 };
 
-// Copies between Apple's per-gate arrays and one packed block; `to_packed`
-// picks the direction. Absent arrays pack as zeros and unpack nowhere.
-void transfer(const LayerParametersLSTM& p, const LstmConfig& c, float* packed, bool to_packed) {
-  const std::size_t H = c.hidden_size;
-  auto move = [&](float* apple, float* ours, std::size_t count) {
-    if (to_packed) {
-      if (apple) std::memcpy(ours, apple, count * sizeof(float));
-      else std::memset(ours, 0, count * sizeof(float));
-    } else if (apple) {
-      std::memcpy(apple, ours, count * sizeof(float));
-    }
-  };
-  for (std::size_t l = 0; l < c.num_layers; ++l)
-    for (std::size_t d = 0; d < c.directions; ++d) {
-      const GateSource source{c, l, d};
-      float* block = packed + c.block_offset(l, d);
-      const std::size_t width = c.layer_input(l), v_per_gate = c.peephole_diagonal ? H : H * H;
-      for (int k = 0; k < 4; ++k) {
-        const LSTMGateDescriptor& g = gate(p, k);
-        move(source.input_weights(g), block + k * H * width, H * width);
-        move(source.at(g.hw_desc, H * H), block + c.u_offset(l) + k * H * H, H * H);
-        move(source.at(g.b_desc, H), block + c.b_offset(l) + k * H, H);
-        if (c.has_peephole())
-          move(c.peephole[k] ? source.at(g.cw_desc, v_per_gate) : nullptr, block + c.v_offset(l) + k * v_per_gate,
-               v_per_gate);
-      }
-    }
-}
-
 CommandQueue& cpu_queue() {
   static CommandQueue queue{Device("cpu")};
   return queue;
 }
 
+detail::Backend& cpu_backend() {
+  static const Device cpu("cpu");
+  return cpu.backend();
+}
+
 detail::TensorRef wrap(const void* data, std::size_t bytes) {
   if (!data) return {};
-  Device cpu("cpu");
-  return {cpu.backend().wrap_host_memory(0, const_cast<void*>(data), bytes, nullptr), 0};
+  return {cpu_backend().wrap_host_memory(0, const_cast<void*>(data), bytes, nullptr), 0};
 }
 
-detail::TensorRef allocate(std::size_t bytes) {
-  Device cpu("cpu");
-  return {cpu.backend().allocate(0, bytes), 0};
-}
+detail::TensorRef allocate(std::size_t bytes) { return {cpu_backend().allocate(0, bytes), 0}; }
 
-float* host(const detail::TensorRef& tensor) { return static_cast<float*>(tensor.storage->host_pointer()); }
 
 template <typename Args>
 void run(void (detail::Backend::*encode)(detail::CommandBufferState&, const Args&), const Args& args) {
   CommandBuffer buffer = cpu_queue().make_command_buffer();
-  (Device("cpu").backend().*encode)(buffer.state(), args);
+  (cpu_backend().*encode)(buffer.state(), args);
   buffer.commit();
   buffer.wait_until_completed();
 }
@@ -213,20 +184,24 @@ Checked check_forward(const LayerParametersLSTM& p) {
   return k;
 }
 
-// Host memory reused by the calls of one thread: a training loop would
-// otherwise fault in and zero fresh pages for the packed weights every step.
-enum Reused { reused_parameters, reused_gradients };
-detail::TensorRef reused(Reused which, std::size_t elements) {
-  thread_local std::vector<float> buffers[2];
-  std::vector<float>& buffer = buffers[which];
-  if (buffer.size() < elements) buffer.resize(elements);
-  return wrap(buffer.data(), elements * sizeof(float));
-}
-
-detail::TensorRef pack(const LayerParametersLSTM& p, const LstmConfig& c) {
-  detail::TensorRef packed = reused(reused_parameters, c.parameter_elements());
-  transfer(p, c, host(packed), true);
-  return packed;
+// Apple's per-gate arrays (or their gradients) as the kernels' per-gate list;
+// nothing is copied. Absent arrays stay absent.
+std::vector<detail::LstmGate> gate_list(const LayerParametersLSTM& p, const LstmConfig& c) {
+  const std::size_t H = c.hidden_size, v_size = c.peephole_diagonal ? H : H * H;
+  std::vector<detail::LstmGate> gates(c.gate_count());
+  for (std::size_t l = 0; l < c.num_layers; ++l)
+    for (std::size_t d = 0; d < c.directions; ++d) {
+      const GateSource source{c, l, d};
+      for (int k = 0; k < 4; ++k) {
+        const LSTMGateDescriptor& g = gate(p, k);
+        detail::LstmGate& out = gates[c.gate_index(l, d, k)];
+        out.w = wrap(source.input_weights(g), H * c.layer_input(l) * sizeof(float));
+        out.u = wrap(source.at(g.hw_desc, H * H), H * H * sizeof(float));
+        out.b = wrap(source.at(g.b_desc, H), H * sizeof(float));
+        if (c.peephole[k]) out.v = wrap(source.at(g.cw_desc, v_size), v_size * sizeof(float));
+      }
+    }
+  return gates;
 }
 
 detail::LstmForwardArgs forward_args(const LayerParametersLSTM& p, const Checked& k, const FilterParameters* f) {
@@ -238,7 +213,7 @@ detail::LstmForwardArgs forward_args(const LayerParametersLSTM& p, const Checked
   a.y = wrap(p.output_descriptor.data_desc.data, k.sequence_out * 4);
   a.hn = wrap(p.output_descriptor.hidden_desc.data, k.states * 4);
   a.cn = wrap(p.output_descriptor.cell_state_desc.data, k.states * 4);
-  a.parameters = pack(p, k.config);
+  a.weights = gate_list(p, k.config);
   a.reference = f && f->use_reference_kernel;
   return a;
 }
@@ -311,7 +286,8 @@ void direct_apply_lstm_batch_backward(const LayerParametersLSTM& p, const LayerP
   b.x = forward.x;
   b.h0 = forward.h0;
   b.c0 = forward.c0;
-  b.parameters = forward.parameters;
+  b.weights = forward.weights;
+  b.gradients = gate_list(delta, c);
   b.cache = cache;
   b.dy = wrap(delta.output_descriptor.data_desc.data, k.sequence_out * 4);
   b.dhn = wrap(delta.output_descriptor.hidden_desc.data, k.states * 4);
@@ -319,10 +295,8 @@ void direct_apply_lstm_batch_backward(const LayerParametersLSTM& p, const LayerP
   b.dx = wrap(delta.input_descriptor.data_desc.data, k.sequence_in * 4);
   b.dh0 = wrap(delta.input_descriptor.hidden_desc.data, k.states * 4);
   b.dc0 = wrap(delta.input_descriptor.cell_state_desc.data, k.states * 4);
-  b.parameter_gradients = reused(reused_gradients, c.parameter_elements());
   b.reference = f && f->use_reference_kernel;
   run(&detail::Backend::encode_lstm_backward, b);
-  transfer(delta, c, host(b.parameter_gradients), false);
 }
 
 }  // namespace mpsnn::bnns

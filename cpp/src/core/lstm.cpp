@@ -33,12 +33,6 @@ namespace {
 constexpr std::size_t align64(std::size_t bytes) { return (bytes + 63) / 64 * 64; }
 }  // namespace
 
-std::size_t LstmConfig::block_offset(std::size_t layer, std::size_t direction) const {
-  std::size_t offset = 0;
-  for (std::size_t l = 0; l < layer; ++l) offset += directions * block_elements(l);
-  return offset + direction * block_elements(layer);
-}
-
 // Walks the sections of docs/lstm-layout.md up to (layer, direction, section).
 namespace {
 enum Section { gates = 0, cells = 1, output = 2, mask = 3 };

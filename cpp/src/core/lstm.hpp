@@ -1,5 +1,5 @@
-// The LSTM problem as the kernels see it, and the offsets of the packed
-// parameter and training-cache layouts of docs/lstm-layout.md.
+// The LSTM problem as the kernels see it, and the offsets of the training
+// cache layout of docs/lstm-layout.md.
 #pragma once
 
 #include <cstddef>
@@ -8,8 +8,6 @@
 #include "mpsnn/neuron.hpp"
 
 namespace mpsnn::detail {
-
-enum LstmGate { gate_input = 0, gate_forget = 1, gate_cell = 2, gate_output = 3 };
 
 struct LstmConfig {
   std::size_t input_size = 0, hidden_size = 0, num_layers = 1, directions = 1;
@@ -28,19 +26,11 @@ struct LstmConfig {
   bool has_peephole() const { return peephole[0] || peephole[1] || peephole[2] || peephole[3]; }
   bool uses_dropout(std::size_t layer) const { return dropout > 0.f && layer > 0; }
 
-  // Packed parameters, in elements.
-  std::size_t peephole_elements() const {
-    return has_peephole() ? 4 * hidden_size * (peephole_diagonal ? 1 : hidden_size) : 0;
+  // Index of gate k of (layer, direction) in a list of per-gate parameters.
+  std::size_t gate_index(std::size_t layer, std::size_t direction, int gate) const {
+    return (layer * directions + direction) * 4 + std::size_t(gate);
   }
-  std::size_t block_elements(std::size_t layer) const {
-    return 4 * hidden_size * (layer_input(layer) + hidden_size + 1) + peephole_elements();
-  }
-  std::size_t block_offset(std::size_t layer, std::size_t direction) const;
-  std::size_t parameter_elements() const { return block_offset(num_layers, 0); }
-  // Within a block.
-  std::size_t u_offset(std::size_t layer) const { return 4 * hidden_size * layer_input(layer); }
-  std::size_t b_offset(std::size_t layer) const { return u_offset(layer) + 4 * hidden_size * hidden_size; }
-  std::size_t v_offset(std::size_t layer) const { return b_offset(layer) + 4 * hidden_size; }
+  std::size_t gate_count() const { return num_layers * directions * 4; }
 
   // Training cache, in bytes.
   std::size_t cache_gates(std::size_t layer, std::size_t direction) const;

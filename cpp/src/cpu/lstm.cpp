@@ -63,47 +63,53 @@ struct Plan {
 };
 
 // U packed for the forward recurrence (per gate, the rows of U as panels over
-// units) or the backward one (the columns of U over all 4H rows).
-const float* pack_recurrent(const LstmConfig& c, const float* u, bool backward) {
+// units) or the backward one (the columns of U over all 4H rows, gate by gate).
+const float* pack_recurrent(const LstmConfig& c, const Gates<const float>& p, bool backward) {
   const std::size_t H = c.hidden_size, panel = packed_panel_size(H, H);
   float* packed = scratch(slot_packed, 4 * panel);
   parallel_for(threads(), [&](int part) {
     std::size_t j0, j1;
     split(H, threads(), part, kPanelWidth, j0, j1);
     if (j0 == j1) return;
-    if (backward) {
-      pack_panels(u + j0, H, false, 4 * H, j1 - j0, packed + j0 * 4 * H);
-    } else {
-      for (int k = 0; k < 4; ++k) pack_panels(u + (k * H + j0) * H, H, true, H, j1 - j0, packed + k * panel + j0 * H);
+    for (int k = 0; k < 4; ++k) {
+      if (backward)
+        pack_panels(p.u[k] + j0, H, false, H, j1 - j0, packed + j0 * 4 * H + k * H * kPanelWidth, 4 * H * kPanelWidth);
+      else
+        pack_panels(p.u[k] + j0 * H, H, true, H, j1 - j0, packed + k * panel + j0 * H);
     }
   });
   return packed;
 }
 
-// The parameters of one (layer, direction) block.
-struct Block {
-  const float *w, *u, *bias, *v;
-  bool full;  // full (not diagonal) peepholes
-  Block(const LstmConfig& c, std::size_t l, const float* block)
-      : w(block), u(block + c.u_offset(l)), bias(block + c.b_offset(l)),
-        v(c.has_peephole() ? block + c.v_offset(l) : nullptr), full(v && !c.peephole_diagonal) {}
+// Full (matrix) peepholes, or null per gate: V_k [H][H].
+struct FullPeepholes {
+  const float* v[4] = {nullptr, nullptr, nullptr, nullptr};
+  bool any = false;
+  FullPeepholes(const LstmConfig& c, const Gates<const float>& p) {
+    if (c.peephole_diagonal) return;
+    for (int k = 0; k < 4; ++k) any |= (v[k] = p.v[k]) != nullptr;
+  }
 };
 
 void forward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const LayerInput& in,
-                       const float* parameters, const float* h0, const float* c0, float* gates,
-                       float* cells, float* out, float* hn, float* cn) {
+                       const Gates<const float>& p, const float* h0, const float* c0, float* gates, float* cells,
+                       float* out, float* hn, float* cn) {
   const std::size_t T = c.seq_len, B = c.batch, H = c.hidden_size, G4 = 4 * H, DH = c.directions * H;
   const std::size_t width = c.layer_input(l);
-  const Block p(c, l, parameters);
-  if (in.contiguous) {
-    sgemm_parallel(false, true, T * B, G4, width, 1.0f, in.data, width, p.w, width, 0.0f, gates, G4);
-  } else {
-    for (std::size_t b = 0; b < B; ++b)
-      sgemm_parallel(false, true, T, G4, width, 1.0f, in.data + b * in.row, in.step, p.w, width, 0.0f,
-                     gates + b * G4, B * G4);
+  for (int k = 0; k < 4; ++k) {  // the input projection of every step
+    if (in.contiguous) {
+      sgemm_parallel(false, true, T * B, H, width, 1.0f, in.data, width, p.w[k], width, 0.0f, gates + k * H, G4);
+    } else {
+      for (std::size_t b = 0; b < B; ++b)
+        sgemm_parallel(false, true, T, H, width, 1.0f, in.data + b * in.row, in.step, p.w[k], width, 0.0f,
+                       gates + b * G4 + k * H, B * G4);
+    }
   }
+  const FullPeepholes full(c, p);
+  const float* diagonal[4] = {nullptr, nullptr, nullptr, nullptr};
+  if (c.peephole_diagonal) std::copy(p.v, p.v + 4, diagonal);
   const Plan plan(c);
-  const float* packed_u = pack_recurrent(c, p.u, false);
+  const float* packed_u = pack_recurrent(c, p, false);
   const std::size_t panel = packed_panel_size(H, H);
   SpinBarrier barrier(plan.parts);
   parallel_for(plan.parts, [&](int part) {
@@ -112,7 +118,7 @@ void forward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const 
     const std::size_t rows = r1 - r0, n = j1 - j0;
     const bool work = rows && n;
     float* squashed = scratch(slot_row, H);
-    const CellSlice slice{c, rows, j0, j1, p.bias, p.full ? nullptr : p.v};
+    const CellSlice slice{c, rows, j0, j1, p.b, diagonal};
     for (std::size_t s = 0; s < T; ++s) {
       const std::size_t t = d == 0 ? s : T - 1 - s, previous = d == 0 ? t - 1 : t + 1;
       const std::size_t h_ld = s == 0 ? H : DH;
@@ -123,14 +129,14 @@ void forward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const 
       if (work) {
         for (int k = 0; k < 4; ++k) {
           if (h_prev) small_gemm(rows, H, h_prev, h_ld, packed_u + k * panel + j0 * H, n, g + k * H + j0, G4, true);
-          if (p.full && c_prev && k < 3 && c.peephole[k])
-            sgemm(false, true, rows, n, H, 1.0f, c_prev, H, p.v + (k * H + j0) * H, H, 1.0f, g + k * H + j0, G4);
+          if (k < 3 && full.v[k] && c_prev)
+            sgemm(false, true, rows, n, H, 1.0f, c_prev, H, full.v[k] + j0 * H, H, 1.0f, g + k * H + j0, G4);
         }
         forward_cell(slice, g, c_prev, c_new);
       }
-      if (p.full && c.peephole[3]) {  // the output gate's peephole reads every unit's new cell
+      if (full.v[3]) {  // the output gate's peephole reads every unit's new cell
         if (!plan.by_rows) barrier.wait();
-        if (work) sgemm(false, true, rows, n, H, 1.0f, c_new, H, p.v + (3 * H + j0) * H, H, 1.0f, g + 3 * H + j0, G4);
+        if (work) sgemm(false, true, rows, n, H, 1.0f, c_new, H, full.v[3] + j0 * H, H, 1.0f, g + 3 * H + j0, G4);
       }
       if (work) forward_output(slice, g, c_new, out + (t * B + r0) * DH + d * H, DH, squashed);
       if (!plan.by_rows) barrier.wait();  // the next step's GEMM reads every unit's h
@@ -145,25 +151,23 @@ void forward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const 
 
 // Gradients of one direction of one layer. dy: [T][B][DH], the gradient of
 // the layer's output; dx (accumulated when `accumulate_dx`): [T][B][I_l].
+// Parameter gradients are written where `grads` has them.
 void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const LayerInput& in,
-                        const float* parameters, const float* h0, const float* c0, const float* gates,
-                        const float* cells, const float* out, const float* dy, const float* dhn,
-                        const float* dcn, float* dparameters, float* dx, bool accumulate_dx, float* dh0,
+                        const Gates<const float>& p, const Gates<float>& grads, const float* h0, const float* c0,
+                        const float* gates, const float* cells, const float* out, const float* dy,
+                        const float* dhn, const float* dcn, float* dx, bool accumulate_dx, float* dh0,
                         float* dc0) {
   const std::size_t T = c.seq_len, B = c.batch, H = c.hidden_size, G4 = 4 * H, DH = c.directions * H;
   const std::size_t width = c.layer_input(l);
-  const Block p(c, l, parameters);
-  float* dw = dparameters;
-  float* du = dparameters + c.u_offset(l);
-  float* db = dparameters + c.b_offset(l);
-  float* dv = p.v ? dparameters + c.v_offset(l) : nullptr;
+  const FullPeepholes full(c, p);
+  const float* diagonal[4] = {nullptr, nullptr, nullptr, nullptr};
+  if (c.peephole_diagonal) std::copy(p.v, p.v + 4, diagonal);
   float* dgates = scratch(slot_dg, T * B * G4);
   float* dh = scratch(slot_dh, B * H);  // gradient reaching h of the step being processed
   float* dc = scratch(slot_dc, B * H);  // gradient reaching c of the step being processed
-  if (dv) std::fill(dv, dv + c.peephole_elements(), 0.0f);
 
   const Plan plan(c);
-  const float* packed_u = pack_recurrent(c, p.u, true);
+  const float* packed_u = pack_recurrent(c, p, true);
   // Diagonal peephole gradients: one accumulator per part, summed after the loop.
   float* dv_parts = scratch(slot_dv, plan.parts * 4 * H);
   std::fill(dv_parts, dv_parts + plan.parts * 4 * H, 0.0f);
@@ -174,7 +178,7 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
     const std::size_t rows = r1 - r0, n = j1 - j0;
     const bool work = rows && n;
     float* squashed = scratch(slot_row, 3 * H);
-    const CellSlice slice{c, rows, j0, j1, p.bias, p.full ? nullptr : p.v};
+    const CellSlice slice{c, rows, j0, j1, p.b, diagonal};
     for (std::size_t r = r0; r < r1; ++r)
       for (std::size_t j = j0; j < j1; ++j) {
         dh[r * H + j] = dhn ? dhn[r * H + j] : 0.0f;
@@ -190,64 +194,74 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
       float* dcr = dc + r0 * H;
       if (work)
         backward_output(slice, g, c_now, dhr, dy ? dy + (t * B + r0) * DH + d * H : nullptr, DH, dcr, dg, squashed);
-      if (p.full && c.peephole[3]) {  // every unit's output gate reaches this slice's cells
+      if (full.v[3]) {  // every unit's output gate reaches this slice's cells
         if (!plan.by_rows) barrier.wait();
-        if (work) sgemm(false, false, rows, n, H, 1.0f, dg + 3 * H, G4, p.v + 3 * H * H + j0, H, 1.0f, dcr + j0, H);
+        if (work) sgemm(false, false, rows, n, H, 1.0f, dg + 3 * H, G4, full.v[3] + j0, H, 1.0f, dcr + j0, H);
       }
       if (work) backward_gates(slice, g, c_now, c_prev, dcr, dg, dv_parts + part * 4 * H);
       if (!plan.by_rows) barrier.wait();  // the GEMMs below read every unit's gate gradients
       if (!work) continue;
-      if (p.full)
-        for (int k = 0; k < 3; ++k)
-          if (c.peephole[k]) sgemm(false, false, rows, n, H, 1.0f, dg + k * H, G4, p.v + k * H * H + j0, H, 1.0f, dcr + j0, H);
+      for (int k = 0; k < 3; ++k)
+        if (full.v[k]) sgemm(false, false, rows, n, H, 1.0f, dg + k * H, G4, full.v[k] + j0, H, 1.0f, dcr + j0, H);
       small_gemm(rows, G4, dg, G4, packed_u + j0 * G4, n, dhr + j0, H, false);
     }
   });
-  if (dv && !p.full)
-    for (int part = 0; part < plan.parts; ++part)
-      for (std::size_t i = 0; i < 4 * H; ++i) dv[i] += dv_parts[part * 4 * H + i];
   if (dh0) std::memcpy(dh0, dh, B * H * sizeof(float));
   if (dc0) std::memcpy(dc0, dc, B * H * sizeof(float));
 
-  // Weight gradients over all steps at once.
-  if (in.contiguous) {
-    sgemm_parallel(true, false, G4, width, T * B, 1.0f, dgates, G4, in.data, width, 0.0f, dw, width);
-  } else {
-    for (std::size_t b = 0; b < B; ++b)
-      sgemm_parallel(true, false, G4, width, T, 1.0f, dgates + b * G4, B * G4, in.data + b * in.row, in.step,
-                     b ? 1.0f : 0.0f, dw, width);
-  }
-  // U (and V) pair step t's gate gradients with the state before it: for the
-  // forward direction steps 1.. with states 0.., for the backward one the reverse.
+  // Parameter gradients over all steps at once. U and V pair step t's gate
+  // gradients with the state before it: for the forward direction steps 1..
+  // with states 0.., for the backward one the reverse.
   const std::size_t later = d == 0 ? 1 : 0, earlier = d == 0 ? 0 : 1, first = d == 0 ? 0 : T - 1;
-  if (T > 1)
-    sgemm_parallel(true, false, G4, H, (T - 1) * B, 1.0f, dgates + later * B * G4, G4, out + earlier * B * DH + d * H,
-                   DH, 0.0f, du, H);
-  else
-    std::fill(du, du + G4 * H, 0.0f);
-  if (h0) sgemm_parallel(true, false, G4, H, B, 1.0f, dgates + first * B * G4, G4, h0, H, 1.0f, du, H);
-  if (p.full) {
-    for (int k = 0; k < 3; ++k) {
-      if (!c.peephole[k]) continue;
-      float* dvk = dv + k * H * H;
-      if (T > 1)
-        sgemm_parallel(true, false, H, H, (T - 1) * B, 1.0f, dgates + later * B * G4 + k * H, G4,
-                       cells + earlier * B * H, H, 0.0f, dvk, H);
-      if (c0) sgemm_parallel(true, false, H, H, B, 1.0f, dgates + first * B * G4 + k * H, G4, c0, H, 1.0f, dvk, H);
+  for (int k = 0; k < 4; ++k) {
+    const float* dgk = dgates + k * H;
+    if (float* dw = grads.w[k]) {
+      if (in.contiguous) {
+        sgemm_parallel(true, false, H, width, T * B, 1.0f, dgk, G4, in.data, width, 0.0f, dw, width);
+      } else {
+        for (std::size_t b = 0; b < B; ++b)
+          sgemm_parallel(true, false, H, width, T, 1.0f, dgk + b * G4, B * G4, in.data + b * in.row, in.step,
+                         b ? 1.0f : 0.0f, dw, width);
+      }
     }
-    if (c.peephole[3])
-      sgemm_parallel(true, false, H, H, T * B, 1.0f, dgates + 3 * H, G4, cells, H, 0.0f, dv + 3 * H * H, H);
+    if (float* du = grads.u[k]) {
+      if (T > 1)
+        sgemm_parallel(true, false, H, H, (T - 1) * B, 1.0f, dgk + later * B * G4, G4, out + earlier * B * DH + d * H,
+                       DH, 0.0f, du, H);
+      else
+        std::fill(du, du + H * H, 0.0f);
+      if (h0) sgemm_parallel(true, false, H, H, B, 1.0f, dgk + first * B * G4, G4, h0, H, 1.0f, du, H);
+    }
+    if (float* dv = grads.v[k]; dv && p.v[k]) {
+      if (c.peephole_diagonal) {
+        std::fill(dv, dv + H, 0.0f);
+        for (int part = 0; part < plan.parts; ++part)
+          for (std::size_t j = 0; j < H; ++j) dv[j] += dv_parts[part * 4 * H + k * H + j];
+      } else if (k < 3) {  // V_k reads the previous cell
+        if (T > 1)
+          sgemm_parallel(true, false, H, H, (T - 1) * B, 1.0f, dgk + later * B * G4, G4, cells + earlier * B * H, H,
+                         0.0f, dv, H);
+        else
+          std::fill(dv, dv + H * H, 0.0f);
+        if (c0) sgemm_parallel(true, false, H, H, B, 1.0f, dgk + first * B * G4, G4, c0, H, 1.0f, dv, H);
+      } else {  // the output gate's reads the new one
+        sgemm_parallel(true, false, H, H, T * B, 1.0f, dgk, G4, cells, H, 0.0f, dv, H);
+      }
+    }
+    if (dx)
+      sgemm_parallel(false, false, T * B, width, H, 1.0f, dgk, G4, p.w[k], width,
+                     accumulate_dx || k > 0 ? 1.0f : 0.0f, dx, width);
   }
-  parallel_for(threads(), [&](int part) {
+  parallel_for(threads(), [&](int part) {  // bias gradients: column sums of dgates
     std::size_t j0, j1;
     split(G4, threads(), part, 16, j0, j1);
-    std::fill(db + j0, db + j1, 0.0f);
+    float* sums = scratch(slot_row, G4);
+    std::fill(sums + j0, sums + j1, 0.0f);
     for (std::size_t row = 0; row < T * B; ++row)
-      for (std::size_t j = j0; j < j1; ++j) db[j] += dgates[row * G4 + j];
+      for (std::size_t j = j0; j < j1; ++j) sums[j] += dgates[row * G4 + j];
+    for (std::size_t j = j0; j < j1; ++j)
+      if (float* db = grads.b[j / H]) db[j % H] = sums[j];
   });
-  if (dx)
-    sgemm_parallel(false, false, T * B, width, G4, 1.0f, dgates, G4, p.w, width, accumulate_dx ? 1.0f : 0.0f, dx,
-                   width);
 }
 
 }  // namespace
@@ -256,18 +270,18 @@ void lstm_forward_fast(const detail::LstmForwardArgs& args) {
   const LstmConfig& c = args.config;
   const std::size_t T = c.seq_len, B = c.batch, H = c.hidden_size, DH = c.directions * H;
   const bool training = bool(args.cache);
-  const LstmTensors tensors{c, host<float>(args.parameters), host<char>(args.cache)};
+  const LstmCache cache{c, host<char>(args.cache)};
   const float* below = nullptr;
   for (std::size_t l = 0; l < c.num_layers; ++l) {
-    std::uint8_t* mask = training && c.uses_dropout(l) ? tensors.mask(l) : nullptr;
+    std::uint8_t* mask = training && c.uses_dropout(l) ? cache.mask(l) : nullptr;
     if (mask)
       for (std::size_t k = 0; k < T * B * DH; ++k) mask[k] = dropout_keep(c.seed, l, k, c.dropout);
     const LayerInput in = layer_input(c, l, host<const float>(args.x), below, mask);
-    float* out = training ? tensors.output(l) : scratch(l % 2 ? slot_out1 : slot_out0, T * B * DH);
+    float* out = training ? cache.output(l) : scratch(l % 2 ? slot_out1 : slot_out0, T * B * DH);
     for (std::size_t d = 0; d < c.directions; ++d) {
-      float* gates = training ? tensors.gates(l, d) : scratch(slot_gates, T * B * 4 * H);
-      float* cells = training ? tensors.cells(l, d) : scratch(slot_cells, T * B * H);
-      forward_direction(c, l, d, in, tensors.block(l, d), state(host<float>(args.h0), c, l, d),
+      float* gates = training ? cache.gates(l, d) : scratch(slot_gates, T * B * 4 * H);
+      float* cells = training ? cache.cells(l, d) : scratch(slot_cells, T * B * H);
+      forward_direction(c, l, d, in, Gates<const float>(args.weights, c, l, d), state(host<float>(args.h0), c, l, d),
                         state(host<float>(args.c0), c, l, d), gates, cells, out,
                         state(host<float>(args.hn), c, l, d), state(host<float>(args.cn), c, l, d));
     }
@@ -279,24 +293,23 @@ void lstm_forward_fast(const detail::LstmForwardArgs& args) {
 void lstm_backward_fast(const detail::LstmBackwardArgs& args) {
   const LstmConfig& c = args.config;
   const std::size_t T = c.seq_len, B = c.batch, DH = c.directions * c.hidden_size;
-  const LstmTensors tensors{c, host<float>(args.parameters), host<char>(args.cache)};
-  float* gradients = host<float>(args.parameter_gradients);
+  const LstmCache cache{c, host<char>(args.cache)};
   float* dy = nullptr;
   if (const float* user_dy = host<const float>(args.dy)) {
     dy = scratch(slot_dy, T * B * DH);
     gather_steps(c, user_dy, dy, DH);
   }
   for (std::size_t l = c.num_layers; l-- > 0;) {
-    const std::uint8_t* mask = c.uses_dropout(l) ? tensors.mask(l) : nullptr;
-    const LayerInput in = layer_input(c, l, host<const float>(args.x), l ? tensors.output(l - 1) : nullptr, mask);
+    const std::uint8_t* mask = c.uses_dropout(l) ? cache.mask(l) : nullptr;
+    const LayerInput in = layer_input(c, l, host<const float>(args.x), l ? cache.output(l - 1) : nullptr, mask);
     const std::size_t width = c.layer_input(l);
     // Ping-pong: this layer's input gradient becomes the output gradient of the layer below.
     float* dx = l > 0 || args.dx ? scratch(l % 2 ? slot_dx1 : slot_dx0, T * B * width) : nullptr;
     for (std::size_t d = 0; d < c.directions; ++d)
-      backward_direction(c, l, d, in, tensors.block(l, d), state(host<float>(args.h0), c, l, d),
-                         state(host<float>(args.c0), c, l, d), tensors.gates(l, d), tensors.cells(l, d),
-                         tensors.output(l), dy, state(host<float>(args.dhn), c, l, d),
-                         state(host<float>(args.dcn), c, l, d), gradients + c.block_offset(l, d), dx, d > 0,
+      backward_direction(c, l, d, in, Gates<const float>(args.weights, c, l, d), Gates<float>(args.gradients, c, l, d),
+                         state(host<float>(args.h0), c, l, d), state(host<float>(args.c0), c, l, d),
+                         cache.gates(l, d), cache.cells(l, d), cache.output(l), dy,
+                         state(host<float>(args.dhn), c, l, d), state(host<float>(args.dcn), c, l, d), dx, d > 0,
                          state(host<float>(args.dh0), c, l, d), state(host<float>(args.dc0), c, l, d));
     if (l == 0) {
       if (args.dx) scatter_steps(c, dx, host<float>(args.dx), width);

@@ -35,11 +35,12 @@ MPSNN_MULTIVERSION void forward_cell(const CellSlice& s, float* gates, const flo
     float* gr = gates + r * 4 * H;
     const float* cp = c_prev ? c_prev + r * H : nullptr;
     for (int k = 0; k < 4; ++k)
-      for (std::size_t j = j0; j < j1; ++j) gr[k * H + j] += s.bias[k * H + j];
-    if (s.v && cp)
+      if (s.bias[k])
+        for (std::size_t j = j0; j < j1; ++j) gr[k * H + j] += s.bias[k][j];
+    if (cp)
       for (int k = 0; k < 3; ++k)
-        if (s.c.peephole[k])
-          for (std::size_t j = j0; j < j1; ++j) gr[k * H + j] += s.v[k * H + j] * cp[j];
+        if (s.v[k])
+          for (std::size_t j = j0; j < j1; ++j) gr[k * H + j] += s.v[k][j] * cp[j];
     for (int k = 0; k < 3; ++k) activate(s.c.gate_neuron[k], gr + k * H + j0, n);
     float* cn = c_new + r * H;
     const float *gi = gr, *gf = gr + H, *gc = gr + 2 * H;
@@ -57,8 +58,8 @@ MPSNN_MULTIVERSION void forward_output(const CellSlice& s, float* gates, const f
   for (std::size_t r = 0; r < B; ++r) {
     float* go = gates + r * 4 * H + 3 * H;
     const float* cn = c_new + r * H;
-    if (s.v && s.c.peephole[3])
-      for (std::size_t j = j0; j < j1; ++j) go[j] += s.v[3 * H + j] * cn[j];
+    if (s.v[3])
+      for (std::size_t j = j0; j < j1; ++j) go[j] += s.v[3][j] * cn[j];
     activate(s.c.gate_neuron[3], go + j0, n);
     std::memcpy(scratch, cn + j0, n * sizeof(float));
     activate(s.c.cell_output_neuron, scratch, n);
@@ -89,8 +90,8 @@ MPSNN_MULTIVERSION void backward_output(const CellSlice& s, const float* gates, 
       dcr[j] += total[j - j0] * gr[3 * H + j] * slope[j - j0];
     }
     scale_by_derivative_from_output(s.c.gate_neuron[3], gr + 3 * H + j0, dgo + j0, n);
-    if (s.v && s.c.peephole[3])
-      for (std::size_t j = j0; j < j1; ++j) dcr[j] += dgo[j] * s.v[3 * H + j];
+    if (s.v[3])
+      for (std::size_t j = j0; j < j1; ++j) dcr[j] += dgo[j] * s.v[3][j];
   }
 }
 
@@ -110,15 +111,14 @@ MPSNN_MULTIVERSION void backward_gates(const CellSlice& s, const float* gates, c
     }
     gate_gradients(dgi + j0, dgc + j0, dcr + j0, gr + j0, gr + H + j0, gr + 2 * H + j0, n);
     for (int k = 0; k < 3; ++k) scale_by_derivative_from_output(s.c.gate_neuron[k], gr + k * H + j0, dgi + k * H + j0, n);
-    if (!s.v) continue;
     const float* cr = c_now + r * H;
     for (int k = 0; k < 3; ++k) {
-      if (!s.c.peephole[k]) continue;
-      for (std::size_t j = j0; j < j1; ++j) dcr[j] += dgi[k * H + j] * s.v[k * H + j];
+      if (!s.v[k]) continue;
+      for (std::size_t j = j0; j < j1; ++j) dcr[j] += dgi[k * H + j] * s.v[k][j];
       if (cp)
         for (std::size_t j = j0; j < j1; ++j) dv[k * H + j] += dgi[k * H + j] * cp[j];
     }
-    if (s.c.peephole[3])
+    if (s.v[3])
       for (std::size_t j = j0; j < j1; ++j) dv[3 * H + j] += dgi[3 * H + j] * cr[j];
   }
 }

@@ -14,8 +14,8 @@ namespace mpsnn::cpu {
 struct CellSlice {
   const detail::LstmConfig& c;
   std::size_t rows, j0, j1;
-  const float* bias;  // [4H]
-  const float* v;     // diagonal peepholes [4][H], or null (none, or full: done by GEMM)
+  const float* const* bias;  // per gate [H], or null (zeros)
+  const float* const* v;     // per gate diagonal peephole [H], or null (none, or full: done by GEMM)
 };
 
 // gates: [rows][4H] pre-activations in, activations out (the output gate's only
@@ -29,7 +29,7 @@ void forward_output(const CellSlice& s, float* gates, const float* c_new, float*
 void backward_output(const CellSlice& s, const float* gates, const float* c_now, const float* dh,
                      const float* dy, std::size_t ld_dy, float* dc, float* dgates, float* scratch);
 // Gradients of the input, forget and cell gates; moves dc one step back;
-// accumulates diagonal peephole gradients into dv ([4][H]) when s.v is set.
+// accumulates diagonal peephole gradients into dv ([4][H]) where s.v[k] is set.
 void backward_gates(const CellSlice& s, const float* gates, const float* c_now, const float* c_prev, float* dc,
                     float* dgates, float* dv);
 

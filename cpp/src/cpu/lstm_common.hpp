@@ -21,13 +21,11 @@ inline bool dropout_keep(std::uint64_t seed, std::size_t layer, std::size_t inde
   return float(z >> 40) * (1.0f / 16777216.0f) >= p;
 }
 
-// Host pointers of one LSTM call.
-struct LstmTensors {
+// The training cache of one LSTM call (docs/lstm-layout.md).
+struct LstmCache {
   const detail::LstmConfig& c;
-  float* parameters;  // packed
-  char* cache;        // null for inference
+  char* cache;  // null for inference
 
-  float* block(std::size_t l, std::size_t d) const { return parameters + c.block_offset(l, d); }
   float* gates(std::size_t l, std::size_t d) const {
     return reinterpret_cast<float*>(cache + c.cache_gates(l, d));
   }
@@ -37,6 +35,24 @@ struct LstmTensors {
   float* output(std::size_t l) const { return reinterpret_cast<float*>(cache + c.cache_output(l)); }
   std::uint8_t* mask(std::size_t l) const {
     return reinterpret_cast<std::uint8_t*>(cache + c.cache_mask(l));
+  }
+};
+
+// Host pointers of the four gates of one (layer, direction); null where absent.
+template <typename T>
+struct Gates {
+  T* w[4];
+  T* u[4];
+  T* b[4];
+  T* v[4];
+  Gates(const std::vector<detail::LstmGate>& gates, const detail::LstmConfig& c, std::size_t l, std::size_t d) {
+    for (int k = 0; k < 4; ++k) {
+      const detail::LstmGate& g = gates[c.gate_index(l, d, k)];
+      w[k] = host<float>(g.w);
+      u[k] = host<float>(g.u);
+      b[k] = host<float>(g.b);
+      v[k] = host<float>(g.v);
+    }
   }
 };
 

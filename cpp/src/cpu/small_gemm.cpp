@@ -112,14 +112,20 @@ const Kernel kernel = choose();
 }  // namespace
 
 void pack_panels(const float* source, std::size_t stride, bool transposed, std::size_t k, std::size_t columns,
-                 float* packed) {
+                 float* packed, std::size_t panel_stride) {
+  if (!panel_stride) panel_stride = k * kPanelWidth;
   for (std::size_t j0 = 0; j0 < columns; j0 += kPanelWidth) {
-    float* panel = packed + j0 * k;
+    float* panel = packed + j0 / kPanelWidth * panel_stride;
     const std::size_t width = std::min(kPanelWidth, columns - j0);
-    for (std::size_t kk = 0; kk < k; ++kk)
-      for (std::size_t i = 0; i < kPanelWidth; ++i)
-        panel[kk * kPanelWidth + i] =
-            i < width ? (transposed ? source[(j0 + i) * stride + kk] : source[kk * stride + j0 + i]) : 0.0f;
+    if (width < kPanelWidth) std::fill(panel, panel + k * kPanelWidth, 0.0f);
+    if (transposed) {  // 16 x 16 tiles: contiguous reads, writes within one tile
+      for (std::size_t k0 = 0; k0 < k; k0 += kPanelWidth)
+        for (std::size_t i = 0; i < width; ++i)
+          for (std::size_t kk = k0; kk < std::min(k, k0 + kPanelWidth); ++kk)
+            panel[kk * kPanelWidth + i] = source[(j0 + i) * stride + kk];
+    } else {
+      for (std::size_t kk = 0; kk < k; ++kk) std::memcpy(panel + kk * kPanelWidth, source + kk * stride + j0, width * sizeof(float));
+    }
   }
 }
 

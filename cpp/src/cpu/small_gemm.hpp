@@ -18,8 +18,10 @@ inline std::size_t packed_panel_size(std::size_t k, std::size_t columns) {
 
 // Packs the k x columns operand whose element (kk, j) is source[j * stride + kk]
 // (`transposed`: the rows of a weight matrix) or source[kk * stride + j].
+// Panels lie `panel_stride` floats apart (0: k * kPanelWidth, contiguous), so
+// that operands stacked along k can be packed one part at a time.
 void pack_panels(const float* source, std::size_t stride, bool transposed, std::size_t k,
-                 std::size_t columns, float* packed);
+                 std::size_t columns, float* packed, std::size_t panel_stride = 0);
 
 // C[r][j] = (accumulate ? C[r][j] : 0) + Σ_kk A[r][kk] · P[kk][j].
 void small_gemm(std::size_t rows, std::size_t k, const float* a, std::size_t lda, const float* packed,
