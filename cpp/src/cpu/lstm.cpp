@@ -19,7 +19,7 @@ namespace {
 
 using detail::LstmConfig;
 enum : std::size_t { slot_gates, slot_cells, slot_out0, slot_out1, slot_input, slot_row, slot_dg, slot_dx0,
-                     slot_dx1, slot_dy, slot_dh, slot_dc, slot_packed, slot_dv };
+                     slot_dx1, slot_dy, slot_dh, slot_dc, slot_packed, slot_dv, slot_stacked };
 
 // The input of layer l as [T][B][I_l]: `step` elements between steps, `row`
 // between batch rows (contiguous unless layer 0 is NSE).
@@ -213,25 +213,35 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
   // gradients with the state before it: for the forward direction steps 1..
   // with states 0.., for the backward one the reverse.
   const std::size_t later = d == 0 ? 1 : 0, earlier = d == 0 ? 0 : 1, first = d == 0 ? 0 : T - 1;
+  // dW and dU of all four gates as one GEMM each, scattered to the gates'
+  // arrays afterwards: one GEMM packs the shared right operand once, four
+  // would pack it four times (10-28% slower on this shape).
+  float* stacked = scratch(slot_stacked, G4 * std::max(width, H));
+  auto scatter = [&](float* const* targets, std::size_t columns) {
+    for (int k = 0; k < 4; ++k)
+      if (targets[k]) std::memcpy(targets[k], stacked + k * H * columns, H * columns * sizeof(float));
+  };
+  if (grads.w[0] || grads.w[1] || grads.w[2] || grads.w[3]) {
+    if (in.contiguous) {
+      sgemm_parallel(true, false, G4, width, T * B, 1.0f, dgates, G4, in.data, width, 0.0f, stacked, width);
+    } else {
+      for (std::size_t b = 0; b < B; ++b)
+        sgemm_parallel(true, false, G4, width, T, 1.0f, dgates + b * G4, B * G4, in.data + b * in.row, in.step,
+                       b ? 1.0f : 0.0f, stacked, width);
+    }
+    scatter(grads.w, width);
+  }
+  if (grads.u[0] || grads.u[1] || grads.u[2] || grads.u[3]) {
+    if (T > 1)
+      sgemm_parallel(true, false, G4, H, (T - 1) * B, 1.0f, dgates + later * B * G4, G4, out + earlier * B * DH + d * H,
+                     DH, 0.0f, stacked, H);
+    else
+      std::fill(stacked, stacked + G4 * H, 0.0f);
+    if (h0) sgemm_parallel(true, false, G4, H, B, 1.0f, dgates + first * B * G4, G4, h0, H, 1.0f, stacked, H);
+    scatter(grads.u, H);
+  }
   for (int k = 0; k < 4; ++k) {
     const float* dgk = dgates + k * H;
-    if (float* dw = grads.w[k]) {
-      if (in.contiguous) {
-        sgemm_parallel(true, false, H, width, T * B, 1.0f, dgk, G4, in.data, width, 0.0f, dw, width);
-      } else {
-        for (std::size_t b = 0; b < B; ++b)
-          sgemm_parallel(true, false, H, width, T, 1.0f, dgk + b * G4, B * G4, in.data + b * in.row, in.step,
-                         b ? 1.0f : 0.0f, dw, width);
-      }
-    }
-    if (float* du = grads.u[k]) {
-      if (T > 1)
-        sgemm_parallel(true, false, H, H, (T - 1) * B, 1.0f, dgk + later * B * G4, G4, out + earlier * B * DH + d * H,
-                       DH, 0.0f, du, H);
-      else
-        std::fill(du, du + H * H, 0.0f);
-      if (h0) sgemm_parallel(true, false, H, H, B, 1.0f, dgk + first * B * G4, G4, h0, H, 1.0f, du, H);
-    }
     if (float* dv = grads.v[k]; dv && p.v[k]) {
       if (c.peephole_diagonal) {
         std::fill(dv, dv + H, 0.0f);
