@@ -272,3 +272,24 @@ def test_float32_kernel_gradients_match_finite_differences_of_the_kernel():
             pairs.append(((plus - minus) / (2 * eps), grad[index]))
     numeric, analytic = map(np.array, zip(*pairs))
     assert relative_error(analytic, numeric) < 1e-2  # float32 central differences
+
+
+def test_only_the_gradients_asked_for_are_written_and_they_are_right():
+    problem = Problem(num_layers=2, bidirectional=True, peephole="diagonal", seed=21)
+    full = run(problem)
+    params = problem.layer_params()
+    cache = np.zeros(bnns.compute_lstm_training_cache_capacity(params), np.uint8)
+    bnns.direct_apply_lstm_batch_training_caching(params, None, cache)
+    delta, grads = problem.delta_params()
+    delta.input_descriptor = bnns.LSTMDataDescriptor()  # no dx, dh0, dc0
+    for gate in ("input_gate", "candidate_gate", "output_gate"):
+        setattr(delta, gate, bnns.LSTMGateDescriptor())
+    delta.forget_gate.hw_desc = None  # only the forget gate's W, b and V
+    bnns.direct_apply_lstm_batch_backward(params, delta, None, cache)
+    for key in ("b_desc", "cw_desc"):
+        np.testing.assert_allclose(grads["forget_gate"][key], full["grads"]["forget_gate"][key], rtol=1e-6, atol=1e-7)
+    for i in range(2):
+        np.testing.assert_allclose(grads["forget_gate"]["iw_desc"][i], full["grads"]["forget_gate"]["iw_desc"][i],
+                                   rtol=1e-6, atol=1e-7)
+    assert np.isnan(grads["forget_gate"]["hw_desc"]).all()  # not asked for: untouched
+    assert np.isnan(grads["dx"]).all() and np.isnan(grads["output_gate"]["b_desc"]).all()

@@ -123,8 +123,12 @@ void pack_panels(const float* source, std::size_t stride, bool transposed, std::
         for (std::size_t i = 0; i < width; ++i)
           for (std::size_t kk = k0; kk < std::min(k, k0 + kPanelWidth); ++kk)
             panel[kk * kPanelWidth + i] = source[(j0 + i) * stride + kk];
+    } else if (width == kPanelWidth) {  // a constant size: one vector move, not a call
+      for (std::size_t kk = 0; kk < k; ++kk)
+        std::memcpy(panel + kk * kPanelWidth, source + kk * stride + j0, kPanelWidth * sizeof(float));
     } else {
-      for (std::size_t kk = 0; kk < k; ++kk) std::memcpy(panel + kk * kPanelWidth, source + kk * stride + j0, width * sizeof(float));
+      for (std::size_t kk = 0; kk < k; ++kk)
+        std::memcpy(panel + kk * kPanelWidth, source + kk * stride + j0, width * sizeof(float));
     }
   }
 }
