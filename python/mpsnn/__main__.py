@@ -1,6 +1,7 @@
-"""python -m mpsnn: the demo job, or facts about this installation.
+"""python -m mpsnn: the main job, or facts about this installation.
 
-    python -m mpsnn              multiply matrices on the default device and check them
+    python -m mpsnn              train an LSTM (BNNS API + Adam) on noisy sine waves
+    python -m mpsnn --matmul     multiply matrices on the default device and check them
     python -m mpsnn --backends   list backends and why any is unavailable
     python -m mpsnn --cmake-dir  the folder for find_package(mpsnn) (mpsnn_DIR)
 """
@@ -16,7 +17,18 @@ import numpy as np
 import mpsnn
 
 
-def demo(size: int) -> int:
+def train(steps: int) -> int:
+    from mpsnn._demo import train as run_training
+
+    print(f"mpsnn {mpsnn.__version__}: LSTM with peepholes, next value of noisy sine waves, on "
+          f"{mpsnn.Device('cpu').description}")
+    losses = run_training(steps)
+    first, last = np.mean(losses[:5]), np.mean(losses[-5:])
+    print(f"loss {first:.4f} -> {last:.4f}")
+    return 0 if last < 0.2 * first else 1
+
+
+def matmul(size: int) -> int:
     device = mpsnn.Device.default()
     print(f"mpsnn {mpsnn.__version__} on {device.name}: {device.description}")
     rng = np.random.default_rng(0)
@@ -47,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cmake-dir", action="store_true", help="print the find_package(mpsnn) folder")
     parser.add_argument("--include-dir", action="store_true", help="print the C++ header folder")
     parser.add_argument("--backends", action="store_true", help="list backends")
-    parser.add_argument("--size", type=int, default=1024, help="matrix size for the demo")
+    parser.add_argument("--matmul", action="store_true", help="the matrix-product check instead of training")
+    parser.add_argument("--size", type=int, default=1024, help="matrix size for --matmul")
+    parser.add_argument("--steps", type=int, default=150, help="training steps")
     args = parser.parse_args(argv)
     if args.cmake_dir:
         print(mpsnn.get_cmake_dir())
@@ -60,9 +74,9 @@ def main(argv: list[str] | None = None) -> int:
             state = f"{info.device_count} device(s)" if info.available else info.reason
             print(f"{info.name:6} {state}")
         return 0
-    if args.size < 1:
-        parser.error("--size must be positive")
-    return demo(args.size)
+    if args.size < 1 or args.steps < 1:
+        parser.error("--size and --steps must be positive")
+    return matmul(args.size) if args.matmul else train(args.steps)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "cpu/gemm.hpp"
+#include "cpu/thread_pool.hpp"
 
 namespace mpsnn::cpu {
 
@@ -32,8 +33,7 @@ std::string CpuBackend::device_description(int) const {
       model = line.substr(line.find(':') + 2);
       break;
     }
-  return model + ", " + std::to_string(std::thread::hardware_concurrency()) + " threads, " +
-         blas_description();
+  return model + ", " + std::to_string(threads()) + " threads, " + blas_description();
 }
 
 std::shared_ptr<detail::Storage> CpuBackend::allocate(int, std::size_t bytes) {

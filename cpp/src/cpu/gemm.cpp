@@ -76,8 +76,7 @@ std::string blas_description() {
 #if defined(MPSNN_BLAS_ACCELERATE)
   return "Accelerate";
 #else
-  return std::string(scipy_openblas_get_config()) + ", " +
-         std::to_string(scipy_openblas_get_num_threads()) + " threads";
+  return std::string(scipy_openblas_get_config());
 #endif
 }
 

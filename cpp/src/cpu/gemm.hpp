@@ -25,7 +25,7 @@ void sgemm_parallel(bool transpose_a, bool transpose_b, std::size_t m, std::size
 void check_sgemm_sizes(std::size_t m, std::size_t n, std::size_t k, std::size_t lda,
                        std::size_t ldb, std::size_t ldc);
 
-// "OpenBLAS 0.3.x (scipy-openblas32) Haswell, 2 threads", for device descriptions.
+// The BLAS and its configuration ("OpenBLAS 0.3.x ... SkylakeX"), for device descriptions.
 std::string blas_description();
 
 }  // namespace mpsnn::cpu
