@@ -1,5 +1,6 @@
-// Multiplies two matrices and takes one Adam step on the CPU device through the
-// installed library, and prints inputs and results for the test to check.
+// Multiplies two matrices, takes one Adam step and runs an LSTM forward (BNNS
+// API) on the CPU through the installed library, and prints inputs and results
+// for the test to check.
 #include <cstdio>
 #include <exception>
 #include <stdexcept>
@@ -47,6 +48,33 @@ int main() {
     std::vector<float> updated(4);
     weights.read(updated.data());
     for (std::size_t i = 0; i < w.size(); ++i) std::printf("adam %.9g %.9g %.9g\n", w[i], g[i], updated[i]);
+
+    // An LSTM forward: T=2, B=1, I=2, H=3, default activations, weights
+    // W_k[j][i] = 0.1 (k + 1) (j - i), U_k[j][i] = 0.05 (j + i - k), b_k[j] = 0.1 j.
+    const std::size_t T = 2, I = 2, H = 3;
+    std::vector<float> x{0.5f, -1.0f, 1.5f, 0.25f}, y(T * H);
+    std::vector<std::vector<float>> iw(4, std::vector<float>(H * I)), hw(4, std::vector<float>(H * H)),
+        bias(4, std::vector<float>(H));
+    for (int g = 0; g < 4; ++g)
+      for (std::size_t j = 0; j < H; ++j) {
+        bias[g][j] = 0.1f * float(j);
+        for (std::size_t i = 0; i < I; ++i) iw[g][j * I + i] = 0.1f * float(g + 1) * (float(j) - float(i));
+        for (std::size_t i = 0; i < H; ++i) hw[g][j * H + i] = 0.05f * (float(j) + float(i) - float(g));
+      }
+    namespace bnns = mpsnn::bnns;
+    bnns::LayerParametersLSTM lstm;
+    lstm.input_size = I, lstm.hidden_size = H, lstm.batch_size = 1, lstm.num_layers = 1, lstm.seq_len = T;
+    lstm.lstm_flags = bnns::lstm_default_activations;
+    lstm.input_descriptor.data_desc = {x.data(), {T, 1, I}};
+    lstm.output_descriptor.data_desc = {y.data(), {T, 1, H}};
+    bnns::LSTMGateDescriptor* gates[4] = {&lstm.input_gate, &lstm.forget_gate, &lstm.candidate_gate, &lstm.output_gate};
+    for (int g = 0; g < 4; ++g) {
+      gates[g]->iw_desc[0] = {iw[g].data(), {1, 1, H, I}};
+      gates[g]->hw_desc = {hw[g].data(), {1, 1, H, H}};
+      gates[g]->b_desc = {bias[g].data(), {1, 1, H}};
+    }
+    bnns::direct_apply_lstm_batch_training_caching(lstm);
+    for (float v : y) std::printf("lstm %.9g\n", v);
 
     try {  // bad input is an exception, never a crash
       mpsnn::Matrix(cpu, 0, 3);

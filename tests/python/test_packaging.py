@@ -80,3 +80,18 @@ def test_cpp_consumer_builds_against_the_installed_package_and_runs(tmp_path):
     lr = 0.1 * np.sqrt(1 - 0.999) / (1 - 0.9)
     np.testing.assert_allclose(updated, w - lr * m / (np.sqrt(v) + 1e-8), rtol=1e-6)
     assert "error [adam] gradient is 1x3 but weights is 1x4" in out
+
+    # The LSTM forward, recomputed in float64 from the weights main.cpp builds.
+    sigmoid = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    j, i_in, i_h = np.arange(3)[:, None], np.arange(2)[None, :], np.arange(3)[None, :]
+    W = [0.1 * (g + 1) * (j - i_in) for g in range(4)]
+    U = [0.05 * (j + i_h - g) for g in range(4)]
+    b = 0.1 * np.arange(3)
+    h, c, expected = np.zeros(3), np.zeros(3), []
+    for x_t in (np.array([0.5, -1.0]), np.array([1.5, 0.25])):
+        pre = [W[g] @ x_t + U[g] @ h + b for g in range(4)]
+        c = sigmoid(pre[1]) * c + sigmoid(pre[0]) * np.tanh(pre[2])
+        h = sigmoid(pre[3]) * np.tanh(c)
+        expected.extend(h)
+    lstm = [float(l.split()[1]) for l in out if l.startswith("lstm ")]
+    np.testing.assert_allclose(lstm, expected, rtol=1e-5)
