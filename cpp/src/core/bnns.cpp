@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <sstream>
+#include <tuple>
 #include <vector>
 
 #include "core/backend.hpp"
@@ -156,6 +157,13 @@ detail::TensorRef wrap(const void* data, std::size_t bytes) {
   return {cpu_backend().wrap_host_memory(0, const_cast<void*>(data), bytes, nullptr), 0};
 }
 
+// A data descriptor's sequence, hidden and cell state (element counts given).
+std::tuple<detail::TensorRef, detail::TensorRef, detail::TensorRef> wrap(const LSTMDataDescriptor& data,
+                                                                         std::size_t sequence, std::size_t states) {
+  return {wrap(data.data_desc.data, sequence * sizeof(float)), wrap(data.hidden_desc.data, states * sizeof(float)),
+          wrap(data.cell_state_desc.data, states * sizeof(float))};
+}
+
 detail::TensorRef allocate(std::size_t bytes) { return {cpu_backend().allocate(0, bytes), 0}; }
 
 
@@ -207,12 +215,8 @@ std::vector<detail::LstmGate> gate_list(const LayerParametersLSTM& p, const Lstm
 detail::LstmForwardArgs forward_args(const LayerParametersLSTM& p, const Checked& k, const FilterParameters* f) {
   detail::LstmForwardArgs a;
   a.config = k.config;
-  a.x = wrap(p.input_descriptor.data_desc.data, k.sequence_in * 4);
-  a.h0 = wrap(p.input_descriptor.hidden_desc.data, k.states * 4);
-  a.c0 = wrap(p.input_descriptor.cell_state_desc.data, k.states * 4);
-  a.y = wrap(p.output_descriptor.data_desc.data, k.sequence_out * 4);
-  a.hn = wrap(p.output_descriptor.hidden_desc.data, k.states * 4);
-  a.cn = wrap(p.output_descriptor.cell_state_desc.data, k.states * 4);
+  std::tie(a.x, a.h0, a.c0) = wrap(p.input_descriptor, k.sequence_in, k.states);
+  std::tie(a.y, a.hn, a.cn) = wrap(p.output_descriptor, k.sequence_out, k.states);
   a.weights = gate_list(p, k.config);
   a.reference = f && f->use_reference_kernel;
   return a;
@@ -289,12 +293,8 @@ void direct_apply_lstm_batch_backward(const LayerParametersLSTM& p, const LayerP
   b.weights = forward.weights;
   b.gradients = gate_list(delta, c);
   b.cache = cache;
-  b.dy = wrap(delta.output_descriptor.data_desc.data, k.sequence_out * 4);
-  b.dhn = wrap(delta.output_descriptor.hidden_desc.data, k.states * 4);
-  b.dcn = wrap(delta.output_descriptor.cell_state_desc.data, k.states * 4);
-  b.dx = wrap(delta.input_descriptor.data_desc.data, k.sequence_in * 4);
-  b.dh0 = wrap(delta.input_descriptor.hidden_desc.data, k.states * 4);
-  b.dc0 = wrap(delta.input_descriptor.cell_state_desc.data, k.states * 4);
+  std::tie(b.dy, b.dhn, b.dcn) = wrap(delta.output_descriptor, k.sequence_out, k.states);
+  std::tie(b.dx, b.dh0, b.dc0) = wrap(delta.input_descriptor, k.sequence_in, k.states);
   b.reference = f && f->use_reference_kernel;
   run(&detail::Backend::encode_lstm_backward, b);
 }

@@ -54,11 +54,18 @@ struct Plan {
     by_rows = t > 1 && B >= 8 * t && 16 * H * H <= (std::size_t(1) << 20);
     parts = int(by_rows ? std::min(t, B) : std::max<std::size_t>(1, std::min(t, H / kPanelWidth)));
   }
-  // Rows [r0, r1) and units [j0, j1) of part p.
-  void range(const LstmConfig& c, int p, std::size_t& r0, std::size_t& r1, std::size_t& j0, std::size_t& j1) const {
-    r0 = 0, r1 = c.batch, j0 = 0, j1 = c.hidden_size;
-    if (by_rows) split(c.batch, parts, p, 1, r0, r1);
-    else split(c.hidden_size, parts, p, kPanelWidth, j0, j1);
+  // Rows [r0, r1) and units [j0, j1) of one part.
+  struct Part {
+    std::size_t r0 = 0, r1 = 0, j0 = 0, j1 = 0;
+    std::size_t rows() const { return r1 - r0; }
+    std::size_t units() const { return j1 - j0; }
+    bool empty() const { return r0 == r1 || j0 == j1; }
+  };
+  Part part(const LstmConfig& c, int p) const {
+    Part part{0, c.batch, 0, c.hidden_size};
+    if (by_rows) split(c.batch, parts, p, 1, part.r0, part.r1);
+    else split(c.hidden_size, parts, p, kPanelWidth, part.j0, part.j1);
+    return part;
   }
 };
 
@@ -81,13 +88,13 @@ const float* pack_recurrent(const LstmConfig& c, const Gates<const float>& p, bo
   return packed;
 }
 
-// Full (matrix) peepholes, or null per gate: V_k [H][H].
-struct FullPeepholes {
-  const float* v[4] = {nullptr, nullptr, nullptr, nullptr};
-  bool any = false;
-  FullPeepholes(const LstmConfig& c, const Gates<const float>& p) {
-    if (c.peephole_diagonal) return;
-    for (int k = 0; k < 4; ++k) any |= (v[k] = p.v[k]) != nullptr;
+// Each gate's peephole as what the kernels do with it: full ones ([H][H]) go
+// through GEMMs, diagonal ones ([H]) into the fused passes; null where absent.
+struct Peepholes {
+  const float* full[4] = {nullptr, nullptr, nullptr, nullptr};
+  const float* diagonal[4] = {nullptr, nullptr, nullptr, nullptr};
+  Peepholes(const LstmConfig& c, const Gates<const float>& p) {
+    std::copy(p.v, p.v + 4, c.peephole_diagonal ? diagonal : full);
   }
 };
 
@@ -105,20 +112,19 @@ void forward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const 
                        gates + b * G4 + k * H, B * G4);
     }
   }
-  const FullPeepholes full(c, p);
-  const float* diagonal[4] = {nullptr, nullptr, nullptr, nullptr};
-  if (c.peephole_diagonal) std::copy(p.v, p.v + 4, diagonal);
+  const Peepholes peepholes(c, p);
+  const float* const* full = peepholes.full;
   const Plan plan(c);
   const float* packed_u = pack_recurrent(c, p, false);
   const std::size_t panel = packed_panel_size(H, H);
   SpinBarrier barrier(plan.parts);
   parallel_for(plan.parts, [&](int part) {
-    std::size_t r0, r1, j0, j1;
-    plan.range(c, part, r0, r1, j0, j1);
-    const std::size_t rows = r1 - r0, n = j1 - j0;
-    const bool work = rows && n;
+    const Plan::Part range = plan.part(c, part);
+    const std::size_t r0 = range.r0, j0 = range.j0, j1 = range.j1;
+    const std::size_t rows = range.rows(), n = range.units();
+    const bool work = !range.empty();
     float* squashed = scratch(slot_row, H);
-    const CellSlice slice{c, rows, j0, j1, p.b, diagonal};
+    const CellSlice slice{c, rows, j0, j1, p.b, peepholes.diagonal};
     for (std::size_t s = 0; s < T; ++s) {
       const std::size_t t = d == 0 ? s : T - 1 - s, previous = d == 0 ? t - 1 : t + 1;
       const std::size_t h_ld = s == 0 ? H : DH;
@@ -129,14 +135,14 @@ void forward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const 
       if (work) {
         for (int k = 0; k < 4; ++k) {
           if (h_prev) small_gemm(rows, H, h_prev, h_ld, packed_u + k * panel + j0 * H, n, g + k * H + j0, G4, true);
-          if (k < 3 && full.v[k] && c_prev)
-            sgemm(false, true, rows, n, H, 1.0f, c_prev, H, full.v[k] + j0 * H, H, 1.0f, g + k * H + j0, G4);
+          if (k < 3 && full[k] && c_prev)
+            sgemm(false, true, rows, n, H, 1.0f, c_prev, H, full[k] + j0 * H, H, 1.0f, g + k * H + j0, G4);
         }
         forward_cell(slice, g, c_prev, c_new);
       }
-      if (full.v[3]) {  // the output gate's peephole reads every unit's new cell
+      if (full[3]) {  // the output gate's peephole reads every unit's new cell
         if (!plan.by_rows) barrier.wait();
-        if (work) sgemm(false, true, rows, n, H, 1.0f, c_new, H, full.v[3] + j0 * H, H, 1.0f, g + 3 * H + j0, G4);
+        if (work) sgemm(false, true, rows, n, H, 1.0f, c_new, H, full[3] + j0 * H, H, 1.0f, g + 3 * H + j0, G4);
       }
       if (work) forward_output(slice, g, c_new, out + (t * B + r0) * DH + d * H, DH, squashed);
       if (!plan.by_rows) barrier.wait();  // the next step's GEMM reads every unit's h
@@ -159,9 +165,8 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
                         float* dc0) {
   const std::size_t T = c.seq_len, B = c.batch, H = c.hidden_size, G4 = 4 * H, DH = c.directions * H;
   const std::size_t width = c.layer_input(l);
-  const FullPeepholes full(c, p);
-  const float* diagonal[4] = {nullptr, nullptr, nullptr, nullptr};
-  if (c.peephole_diagonal) std::copy(p.v, p.v + 4, diagonal);
+  const Peepholes peepholes(c, p);
+  const float* const* full = peepholes.full;
   float* dgates = scratch(slot_dg, T * B * G4);
   float* dh = scratch(slot_dh, B * H);  // gradient reaching h of the step being processed
   float* dc = scratch(slot_dc, B * H);  // gradient reaching c of the step being processed
@@ -173,12 +178,12 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
   std::fill(dv_parts, dv_parts + plan.parts * 4 * H, 0.0f);
   SpinBarrier barrier(plan.parts);
   parallel_for(plan.parts, [&](int part) {
-    std::size_t r0, r1, j0, j1;
-    plan.range(c, part, r0, r1, j0, j1);
-    const std::size_t rows = r1 - r0, n = j1 - j0;
-    const bool work = rows && n;
+    const Plan::Part range = plan.part(c, part);
+    const std::size_t r0 = range.r0, r1 = range.r1, j0 = range.j0, j1 = range.j1;
+    const std::size_t rows = range.rows(), n = range.units();
+    const bool work = !range.empty();
     float* squashed = scratch(slot_row, 3 * H);
-    const CellSlice slice{c, rows, j0, j1, p.b, diagonal};
+    const CellSlice slice{c, rows, j0, j1, p.b, peepholes.diagonal};
     for (std::size_t r = r0; r < r1; ++r)
       for (std::size_t j = j0; j < j1; ++j) {
         dh[r * H + j] = dhn ? dhn[r * H + j] : 0.0f;
@@ -194,15 +199,15 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
       float* dcr = dc + r0 * H;
       if (work)
         backward_output(slice, g, c_now, dhr, dy ? dy + (t * B + r0) * DH + d * H : nullptr, DH, dcr, dg, squashed);
-      if (full.v[3]) {  // every unit's output gate reaches this slice's cells
+      if (full[3]) {  // every unit's output gate reaches this slice's cells
         if (!plan.by_rows) barrier.wait();
-        if (work) sgemm(false, false, rows, n, H, 1.0f, dg + 3 * H, G4, full.v[3] + j0, H, 1.0f, dcr + j0, H);
+        if (work) sgemm(false, false, rows, n, H, 1.0f, dg + 3 * H, G4, full[3] + j0, H, 1.0f, dcr + j0, H);
       }
       if (work) backward_gates(slice, g, c_now, c_prev, dcr, dg, dv_parts + part * 4 * H);
       if (!plan.by_rows) barrier.wait();  // the GEMMs below read every unit's gate gradients
       if (!work) continue;
       for (int k = 0; k < 3; ++k)
-        if (full.v[k]) sgemm(false, false, rows, n, H, 1.0f, dg + k * H, G4, full.v[k] + j0, H, 1.0f, dcr + j0, H);
+        if (full[k]) sgemm(false, false, rows, n, H, 1.0f, dg + k * H, G4, full[k] + j0, H, 1.0f, dcr + j0, H);
       small_gemm(rows, G4, dg, G4, packed_u + j0 * G4, n, dhr + j0, H, false);
     }
   });
