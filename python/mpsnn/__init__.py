@@ -9,6 +9,26 @@ from __future__ import annotations
 
 import os as _os
 
+
+def _load_blas_from_its_package() -> None:
+    """libmpsnn finds OpenBLAS through a run path relative to site-packages; when
+    scipy-openblas32 sits in another site-packages (a venv with system site
+    packages, user and system installs), load it from its own package first:
+    the loader then resolves libmpsnn's dependency to the library already loaded."""
+    import ctypes
+
+    import scipy_openblas32
+
+    ctypes.CDLL(_os.path.join(scipy_openblas32.get_lib_dir(), "libscipy_openblas.so"), mode=ctypes.RTLD_GLOBAL)
+
+
+try:
+    from . import _core  # noqa: F401
+except ImportError as error:
+    if "libscipy_openblas" not in str(error):
+        raise
+    _load_blas_from_its_package()
+
 from ._core import (  # noqa: F401  (re-exported API)
     BackendInfo,
     CommandBuffer,

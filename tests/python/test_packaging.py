@@ -32,6 +32,25 @@ def test_blas_loads_from_the_scipy_openblas32_wheel_without_library_path():
     assert any(wheel_lib in line and "libscipy_openblas.so" in line for line in out.splitlines())
 
 
+def test_imports_when_the_blas_is_in_another_site_packages(tmp_path):
+    """mpsnn in one site-packages, scipy-openblas32 in another: the run path
+    misses, and the package loads the BLAS from its own package instead."""
+    if sys.platform != "linux":
+        pytest.skip("the scipy-openblas32 provider is used on Linux only")
+    import scipy_openblas32
+
+    package = Path(mpsnn.__file__).parent
+    elsewhere = tmp_path / "site"
+    shutil.copytree(package, elsewhere / "mpsnn", ignore=shutil.ignore_patterns("__pycache__"))
+    assert not (elsewhere / "scipy_openblas32").exists()
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "LD_PRELOAD")}
+    env["PYTHONPATH"] = os.pathsep.join([str(elsewhere), str(Path(scipy_openblas32.__file__).parents[1])])
+    out = subprocess.run([sys.executable, "-c", "import mpsnn; print(mpsnn.__file__, mpsnn.Device('cpu').name)"],
+                         env=env, capture_output=True, text=True, cwd="/")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(str(elsewhere)) and out.stdout.strip().endswith("cpu")
+
+
 def test_cmake_dir_command_prints_the_package_config_folder():
     out = subprocess.run([sys.executable, "-m", "mpsnn", "--cmake-dir"], capture_output=True,
                          text=True, check=True).stdout.strip()

@@ -1,8 +1,9 @@
-// The fast CPU LSTM. The input projection of all steps is one GEMM; then each
-// thread owns a slice of hidden units and, per step, runs the recurrent GEMM
-// for its slice's gate columns and the fused element-wise pass for its units,
-// so a step costs one barrier. Weight gradients are large GEMMs after the loop.
-// The reference kernel beside it (lstm_reference.cpp) is its check.
+// The fast CPU LSTM. The input projection of all steps is a GEMM per gate;
+// then each thread runs, per step, a packed small-batch GEMM against U and the
+// fused element-wise pass for its share (a slice of hidden units, with one
+// barrier a step, or a slice of the batch, with none: see Plan). Weight
+// gradients are large GEMMs after the loop. The reference kernel beside it
+// (lstm_reference.cpp) is its check.
 #include <algorithm>
 #include <cstring>
 
@@ -36,13 +37,13 @@ LayerInput layer_input(const LstmConfig& c, std::size_t l, const float* x, const
   if (!mask) return {below, c.batch * width, width, true};
   const std::size_t count = c.seq_len * c.batch * width;
   float* dropped = scratch(slot_input, count);
-  apply_dropout(c, l, below, dropped, const_cast<std::uint8_t*>(mask), false, count);
+  apply_dropout(c, below, dropped, mask, count);
   return {dropped, c.batch * width, width, true};
 }
 
 // How a recurrence is shared among threads. When the recurrent weights fit in
-// one core's L2 (4H·H floats, up to 1 MB) and the batch is large, each thread runs the whole
-// recurrence for its own batch rows, with no synchronisation between steps;
+// one core's L2 (4H·H floats, up to 1 MB) and the batch is large, each thread
+// runs the whole recurrence for its own batch rows, with no synchronisation;
 // otherwise each thread owns a slice of hidden units (its weights stay in its
 // cache) and the threads meet at a barrier every step.
 struct Plan {
@@ -329,7 +330,7 @@ void lstm_backward_fast(const detail::LstmBackwardArgs& args) {
     if (l == 0) {
       if (args.dx) scatter_steps(c, dx, host<float>(args.dx), width);
     } else {
-      if (mask) apply_dropout(c, l, dx, dx, const_cast<std::uint8_t*>(mask), false, T * B * width);
+      if (mask) apply_dropout(c, dx, dx, mask, T * B * width);
       dy = dx;
     }
   }

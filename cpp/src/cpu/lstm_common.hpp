@@ -76,15 +76,12 @@ inline void scatter_steps(const detail::LstmConfig& c, const float* steps, float
                   steps + (t * c.batch + b) * width, width * sizeof(float));
 }
 
-// out = in * mask / (1 - p), where the mask is kept in `mask` (written when
-// `write_mask`, read otherwise).
-inline void apply_dropout(const detail::LstmConfig& c, std::size_t layer, const float* in, float* out,
-                          std::uint8_t* mask, bool write_mask, std::size_t count) {
+// out = in * mask / (1 - p), inverted dropout with the mask the forward wrote
+// (in and out may be the same array).
+inline void apply_dropout(const detail::LstmConfig& c, const float* in, float* out,
+                          const std::uint8_t* mask, std::size_t count) {
   const float scale = 1.0f / (1.0f - c.dropout);
-  for (std::size_t k = 0; k < count; ++k) {
-    if (write_mask) mask[k] = dropout_keep(c.seed, layer, k, c.dropout) ? 1 : 0;
-    out[k] = mask[k] ? in[k] * scale : 0.0f;
-  }
+  for (std::size_t k = 0; k < count; ++k) out[k] = mask[k] ? in[k] * scale : 0.0f;
 }
 
 // Scratch memory that lives on the queue's thread between calls, so that a

@@ -89,10 +89,13 @@ T neuron_derivative_from_output(const NeuronDescriptor& n, T y) {
 // e^x to about 2 ulp, written so that loops over it vectorise (Cephes' expf).
 // NaN stays NaN; x is clamped to [-87.3, 88.4], where e^x stays a normal float.
 MPSNN_ALWAYS_INLINE float exp_approx(float x) {
-  x = x > 88.3762626647949f ? 88.3762626647949f : x;  // NaN fails both tests and passes
-  x = x < -87.3365447504f ? -87.3365447504f : x;
-  const float n = float(int(x * 1.44269504088896341f + 128.5f) - 128);
-  float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  // Clamped, and NaN replaced by 0 for the arithmetic: converting NaN to int is
+  // undefined. The NaN comes back in the result below.
+  float v = x == x ? x : 0.0f;
+  v = v > 88.3762626647949f ? 88.3762626647949f : v;
+  v = v < -87.3365447504f ? -87.3365447504f : v;
+  const float n = float(int(v * 1.44269504088896341f + 128.5f) - 128);
+  float r = v - n * 0.693359375f + n * 2.12194440e-4f;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
