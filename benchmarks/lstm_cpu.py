@@ -12,7 +12,15 @@ entirely at the measured sgemm rate would reach: no implementation exceeds it.
 
 from __future__ import annotations
 
-import argparse
+import os
+
+# NumPy is no contender here, and its OpenBLAS keeps a worker thread that, once
+# woken by a NumPy product, can spin through the measurements and take a core
+# from whichever contender runs (seen: a quarter of mpsnn's step in half the
+# runs on 2 cores). Torch uses MKL and OpenMP, which this does not touch.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
 import statistics
 import sys
 from pathlib import Path

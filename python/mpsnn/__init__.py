@@ -22,12 +22,32 @@ def _load_blas_from_its_package() -> None:
     ctypes.CDLL(_os.path.join(scipy_openblas32.get_lib_dir(), "libscipy_openblas.so"), mode=ctypes.RTLD_GLOBAL)
 
 
-try:
-    from . import _core  # noqa: F401
-except ImportError as error:
-    if "libscipy_openblas" not in str(error):
-        raise
-    _load_blas_from_its_package()
+def _load_core():
+    """Loads the extension with OpenBLAS told to start no threads of its own:
+    mpsnn runs every BLAS call single-threaded inside its own thread pool, and an
+    idle OpenBLAS worker that keeps spinning costs up to a quarter of a training
+    step on a 2-core machine. The variable is read when the library loads, so it
+    is set just for that and restored; NumPy is imported first, so its own
+    OpenBLAS (another library) starts with the user's setting."""
+    import numpy  # noqa: F401
+
+    saved = _os.environ.get("OPENBLAS_NUM_THREADS")
+    _os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    try:
+        try:
+            from . import _core  # noqa: F401
+        except ImportError as error:
+            if "libscipy_openblas" not in str(error):
+                raise
+            _load_blas_from_its_package()
+    finally:
+        if saved is None:
+            del _os.environ["OPENBLAS_NUM_THREADS"]
+        else:
+            _os.environ["OPENBLAS_NUM_THREADS"] = saved
+
+
+_load_core()
 
 from ._core import (  # noqa: F401  (re-exported API)
     BackendInfo,
