@@ -137,3 +137,26 @@ class TestBadInput:
         left, right, result = self.matrices(cpu)
         with pytest.raises(TypeError):
             mpsnn.MatrixMultiplication(cpu, 3, 4, 5).encode(queue.make_command_buffer(), np.ones((3, 5)), right, result)
+
+
+def available_devices():
+    return [mpsnn.Device(f"{b.name}:{i}") if b.name != "cpu" else mpsnn.Device("cpu")
+            for b in mpsnn.backends() if b.available for i in range(b.device_count)]
+
+
+def test_matrices_and_buffers_of_another_device_are_refused():
+    devices = available_devices()
+    if len(devices) < 2:
+        pytest.skip(f"needs two devices to mix; this machine has {[d.name for d in devices]}")
+    home, other = devices[0], devices[1]
+    kernel = mpsnn.MatrixMultiplication(home, 2, 2, 2)
+    local = [mpsnn.Matrix(home, 2, 2) for _ in range(3)]
+    foreign = mpsnn.Matrix(other, 2, 2)
+    buffer = mpsnn.CommandQueue(home).make_command_buffer()
+    for position, name in enumerate(("left", "right", "result")):
+        args = list(local)
+        args[position] = foreign
+        with pytest.raises(ValueError, match=f"{name} is on {other.name} but the kernel is on {home.name}"):
+            kernel.encode(buffer, *args)
+    with pytest.raises(ValueError, match=f"command_buffer is on {other.name}"):
+        kernel.encode(mpsnn.CommandQueue(other).make_command_buffer(), *local)
