@@ -71,18 +71,10 @@ from ._core import (  # noqa: F401  (re-exported API)
 from ._image_batch import ImageBatch  # noqa: F401
 from . import bnns  # noqa: F401,E402
 from . import optim  # noqa: F401
+# The optimizers (Apple's names and the SGD/Adam/RMSProp aliases) at the top level too.
 from .optim import (  # noqa: F401
-    SGD,
-    Adam,
-    Optimizer,
-    OptimizerAdam,
-    OptimizerDescriptor,
-    OptimizerKind,
-    OptimizerRMSProp,
-    OptimizerState,
-    OptimizerStochasticGradientDescent,
-    RegularizationType,
-    RMSProp,
+    SGD, Adam, Optimizer, OptimizerAdam, OptimizerDescriptor, OptimizerKind, OptimizerRMSProp,
+    OptimizerState, OptimizerStochasticGradientDescent, RegularizationType, RMSProp,
 )
 
 _HERE = _os.path.dirname(_os.path.abspath(__file__))

@@ -31,6 +31,12 @@ from ._core import (  # noqa: F401  (re-exported API)
     RegularizationType,
 )
 
+__all__ = [
+    "Optimizer", "OptimizerAdam", "OptimizerDescriptor", "OptimizerKind", "OptimizerRMSProp", "OptimizerState",
+    "OptimizerStochasticGradientDescent", "RegularizationType", "SGD", "Adam", "RMSProp",
+    "LearningRateSchedule", "StepSchedule", "ExponentialSchedule", "CosineSchedule",
+]
+
 SGD = OptimizerStochasticGradientDescent
 Adam = OptimizerAdam
 RMSProp = OptimizerRMSProp

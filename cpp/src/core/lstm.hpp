@@ -23,7 +23,6 @@ struct LstmConfig {
   std::size_t layer_input(std::size_t layer) const {
     return layer == 0 ? input_size : directions * hidden_size;
   }
-  bool has_peephole() const { return peephole[0] || peephole[1] || peephole[2] || peephole[3]; }
   bool uses_dropout(std::size_t layer) const { return dropout > 0.f && layer > 0; }
 
   // Index of gate k of (layer, direction) in a list of per-gate parameters.

@@ -290,8 +290,7 @@ void lstm_forward_fast(const detail::LstmForwardArgs& args) {
   const float* below = nullptr;
   for (std::size_t l = 0; l < c.num_layers; ++l) {
     std::uint8_t* mask = training && c.uses_dropout(l) ? cache.mask(l) : nullptr;
-    if (mask)
-      for (std::size_t k = 0; k < T * B * DH; ++k) mask[k] = dropout_keep(c.seed, l, k, c.dropout);
+    if (mask) write_dropout_mask(c, l, mask);
     const LayerInput in = layer_input(c, l, host<const float>(args.x), below, mask);
     float* out = training ? cache.output(l) : scratch(l % 2 ? slot_out1 : slot_out0, T * B * DH);
     for (std::size_t d = 0; d < c.directions; ++d) {

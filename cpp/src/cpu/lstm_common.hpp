@@ -38,6 +38,12 @@ struct LstmCache {
   }
 };
 
+// Writes the keep-mask of layer l's input ([T][B][D*H], docs/lstm-layout.md).
+inline void write_dropout_mask(const detail::LstmConfig& c, std::size_t layer, std::uint8_t* mask) {
+  const std::size_t count = c.seq_len * c.batch * c.directions * c.hidden_size;
+  for (std::size_t k = 0; k < count; ++k) mask[k] = dropout_keep(c.seed, layer, k, c.dropout);
+}
+
 // Host pointers of the four gates of one (layer, direction); null where absent.
 template <typename T>
 struct Gates {

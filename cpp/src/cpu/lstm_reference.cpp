@@ -49,8 +49,7 @@ void lstm_forward_reference(const detail::LstmForwardArgs& args) {
   const float* below = nullptr;
   for (std::size_t l = 0; l < c.num_layers; ++l) {
     std::uint8_t* mask = training && c.uses_dropout(l) ? cache.mask(l) : nullptr;
-    if (mask)
-      for (std::size_t k = 0; k < T * B * DH; ++k) mask[k] = dropout_keep(c.seed, l, k, c.dropout);
+    if (mask) write_dropout_mask(c, l, mask);
     const ReferenceInput input{c, l, host<const float>(args.x), below, mask};
     local_out[l % 2].assign(T * B * DH, 0.f);
     float* out = training ? cache.output(l) : local_out[l % 2].data();
