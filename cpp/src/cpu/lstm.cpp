@@ -20,7 +20,7 @@ namespace {
 
 using detail::LstmConfig;
 enum : std::size_t { slot_gates, slot_cells, slot_out0, slot_out1, slot_input, slot_row, slot_dg, slot_dx0,
-                     slot_dx1, slot_dy, slot_dh, slot_dc, slot_packed, slot_dv, slot_stacked };
+                     slot_dx1, slot_dy, slot_dh, slot_dc, slot_packed, slot_packed_w, slot_dv, slot_stacked };
 
 // The input of layer l as [T][B][I_l]: `step` elements between steps, `row`
 // between batch rows (contiguous unless layer 0 is NSE).
@@ -70,23 +70,53 @@ struct Plan {
   }
 };
 
-// U packed for the forward recurrence (per gate, the rows of U as panels over
-// units) or the backward one (the columns of U over all 4H rows, gate by gate).
-const float* pack_recurrent(const LstmConfig& c, const Gates<const float>& p, bool backward) {
-  const std::size_t H = c.hidden_size, panel = packed_panel_size(H, H);
-  float* packed = scratch(slot_packed, 4 * panel);
+// The four gates' matrices M_k ([H][n] each: W_k or U_k) packed as the right
+// operand of small_gemm. `transposed`: Σ_i A[r][i] · M_k[j][i], gate k's
+// panels at k · packed_panel_size(n, H) (forward). Otherwise Σ_c A[r][c] ·
+// M_{c/H}[c%H][j] with c over all 4H gate rows: each panel stacks the gates
+// along k (backward).
+const float* pack_gates(int slot, const float* const* m, std::size_t H, std::size_t n, bool transposed) {
+  const std::size_t panel = packed_panel_size(n, H);
+  float* packed = scratch(slot, 4 * std::max(panel, packed_panel_size(H, n)));
+  const std::size_t columns = transposed ? H : n;
   parallel_for(threads(), [&](int part) {
     std::size_t j0, j1;
-    split(H, threads(), part, kPanelWidth, j0, j1);
+    split(columns, threads(), part, kPanelWidth, j0, j1);
     if (j0 == j1) return;
     for (int k = 0; k < 4; ++k) {
-      if (backward)
-        pack_panels(p.u[k] + j0, H, false, H, j1 - j0, packed + j0 * 4 * H + k * H * kPanelWidth, 4 * H * kPanelWidth);
+      if (transposed)
+        pack_panels(m[k] + j0 * n, n, true, n, j1 - j0, packed + k * panel + j0 * n);
       else
-        pack_panels(p.u[k] + j0 * H, H, true, H, j1 - j0, packed + k * panel + j0 * H);
+        pack_panels(m[k] + j0, n, false, H, j1 - j0, packed + j0 * 4 * H + k * H * kPanelWidth, 4 * H * kPanelWidth);
     }
   });
   return packed;
+}
+
+// C[r][k·H + j] (+)= Σ_i A[r][i] · M_k[j][i] for the gate columns [j0, j1)
+// against pack_gates(..., transposed): one call when gates' panels abut.
+void gates_gemm(std::size_t rows, std::size_t n, const float* a, std::size_t lda, const float* packed, std::size_t H,
+                std::size_t j0, std::size_t j1, float* c, std::size_t ldc, bool accumulate) {
+  const std::size_t panel = packed_panel_size(n, H);
+  if (j0 == 0 && j1 == H && H % kPanelWidth == 0) {
+    small_gemm(rows, n, a, lda, packed, 4 * H, c, ldc, accumulate);
+    return;
+  }
+  for (int k = 0; k < 4; ++k)
+    small_gemm(rows, n, a, lda, packed + k * panel + j0 * n, j1 - j0, c + k * H + j0, ldc, accumulate);
+}
+
+// gates_gemm over many rows, shared among threads in chunks whose transposed
+// rows (chunk x n floats) stay in L2 while every panel passes.
+void gates_gemm_parallel(std::size_t rows, std::size_t n, const float* a, std::size_t lda, const float* packed,
+                         std::size_t H, float* c, std::size_t ldc) {
+  const std::size_t chunk = std::max<std::size_t>(kPanelWidth, (std::size_t(1) << 16) / n / kPanelWidth * kPanelWidth);
+  parallel_for(threads(), [&](int part) {
+    std::size_t r0, r1;
+    split(rows, threads(), part, kPanelWidth, r0, r1);
+    for (std::size_t r = r0; r < r1; r += chunk)
+      gates_gemm(std::min(chunk, r1 - r), n, a + r * lda, lda, packed, H, 0, H, c + r * ldc, ldc, false);
+  });
 }
 
 // Each gate's peephole as what the kernels do with it: full ones ([H][H]) go
@@ -104,20 +134,17 @@ void forward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const 
                        float* out, float* hn, float* cn) {
   const std::size_t T = c.seq_len, B = c.batch, H = c.hidden_size, G4 = 4 * H, DH = c.directions * H;
   const std::size_t width = c.layer_input(l);
-  for (int k = 0; k < 4; ++k) {  // the input projection of every step
-    if (in.contiguous) {
-      sgemm_parallel(false, true, T * B, H, width, 1.0f, in.data, width, p.w[k], width, 0.0f, gates + k * H, G4);
-    } else {
-      for (std::size_t b = 0; b < B; ++b)
-        sgemm_parallel(false, true, T, H, width, 1.0f, in.data + b * in.row, in.step, p.w[k], width, 0.0f,
-                       gates + b * G4 + k * H, B * G4);
-    }
+  const float* packed_w = pack_gates(slot_packed_w, p.w, H, width, true);  // the input projection of every step
+  if (in.contiguous) {
+    gates_gemm_parallel(T * B, width, in.data, width, packed_w, H, gates, G4);
+  } else {
+    for (std::size_t b = 0; b < B; ++b)
+      gates_gemm_parallel(T, width, in.data + b * in.row, in.step, packed_w, H, gates + b * G4, B * G4);
   }
   const Peepholes peepholes(c, p);
   const float* const* full = peepholes.full;
   const Plan plan(c);
-  const float* packed_u = pack_recurrent(c, p, false);
-  const std::size_t panel = packed_panel_size(H, H);
+  const float* packed_u = pack_gates(slot_packed, p.u, H, H, true);
   SpinBarrier barrier(plan.parts);
   parallel_for(plan.parts, [&](int part) {
     const Plan::Part range = plan.part(c, part);
@@ -134,11 +161,10 @@ void forward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const 
       float* g = gates + (t * B + r0) * G4;
       float* c_new = cells + (t * B + r0) * H;
       if (work) {
-        for (int k = 0; k < 4; ++k) {
-          if (h_prev) small_gemm(rows, H, h_prev, h_ld, packed_u + k * panel + j0 * H, n, g + k * H + j0, G4, true);
-          if (k < 3 && full[k] && c_prev)
+        if (h_prev) gates_gemm(rows, H, h_prev, h_ld, packed_u, H, j0, j1, g, G4, true);
+        for (int k = 0; k < 3; ++k)
+          if (full[k] && c_prev)
             sgemm(false, true, rows, n, H, 1.0f, c_prev, H, full[k] + j0 * H, H, 1.0f, g + k * H + j0, G4);
-        }
         forward_cell(slice, g, c_prev, c_new);
       }
       if (full[3]) {  // the output gate's peephole reads every unit's new cell
@@ -173,7 +199,7 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
   float* dc = scratch(slot_dc, B * H);  // gradient reaching c of the step being processed
 
   const Plan plan(c);
-  const float* packed_u = pack_recurrent(c, p, true);
+  const float* packed_u = pack_gates(slot_packed, p.u, H, H, false);
   // Diagonal peephole gradients: one accumulator per part, summed after the loop.
   float* dv_parts = scratch(slot_dv, plan.parts * 4 * H);
   std::fill(dv_parts, dv_parts + plan.parts * 4 * H, 0.0f);
