@@ -290,9 +290,16 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
         sgemm_parallel(true, false, H, H, T * B, 1.0f, dgk, G4, cells, H, 0.0f, dv, H);
       }
     }
-    if (dx)
-      sgemm_parallel(false, false, T * B, width, H, 1.0f, dgk, G4, p.w[k], width,
-                     accumulate_dx || k > 0 ? 1.0f : 0.0f, dx, width);
+  }
+  if (dx) {  // dx (+)= dgates · [W_i; W_f; W_c; W_o]
+    const float* packed_w = pack_gates(slot_packed_w, p.w, H, width, false);
+    const std::size_t rows = T * B, chunk = std::max<std::size_t>(kPanelWidth, (std::size_t(1) << 16) / G4 / kPanelWidth * kPanelWidth);
+    parallel_for(threads(), [&](int part) {
+      std::size_t r0, r1;
+      split(rows, threads(), part, kPanelWidth, r0, r1);
+      for (std::size_t r = r0; r < r1; r += chunk)
+        small_gemm(std::min(chunk, r1 - r), G4, dgates + r * G4, G4, packed_w, width, dx + r * width, width, accumulate_dx);
+    });
   }
   parallel_for(threads(), [&](int part) {  // bias gradients: column sums of dgates
     std::size_t j0, j1;
