@@ -41,6 +41,9 @@ LayerInput layer_input(const LstmConfig& c, std::size_t l, const float* x, const
   return {dropped, c.batch * width, width, true};
 }
 
+// The L2 cache of one core that the kernels plan for (Zen 4, Sapphire Rapids: 1-2 MB).
+constexpr std::size_t kL2Bytes = std::size_t(1) << 20;
+
 // How a recurrence is shared among threads. When the recurrent weights fit in
 // one core's L2 (4H·H floats, up to 1 MB) and the batch is large, each thread
 // runs the whole recurrence for its own batch rows, with no synchronisation;
@@ -52,7 +55,7 @@ struct Plan {
   Plan(const LstmConfig& c) {
     const std::size_t H = c.hidden_size, B = c.batch, t = threads();
     // Below 8 rows a thread, a weight loaded from L2 feeds too few FMAs.
-    by_rows = t > 1 && B >= 8 * t && 16 * H * H <= (std::size_t(1) << 20);
+    by_rows = t > 1 && B >= 8 * t && 16 * H * H <= kL2Bytes;
     parts = int(by_rows ? std::min(t, B) : std::max<std::size_t>(1, std::min(t, H / kPanelWidth)));
   }
   // Rows [r0, r1) and units [j0, j1) of one part.
@@ -134,16 +137,22 @@ void forward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const 
                        float* out, float* hn, float* cn) {
   const std::size_t T = c.seq_len, B = c.batch, H = c.hidden_size, G4 = 4 * H, DH = c.directions * H;
   const std::size_t width = c.layer_input(l);
-  const float* packed_w = pack_gates(slot_packed_w, p.w, H, width, true);  // the input projection of every step
-  if (in.contiguous) {
-    gates_gemm_parallel(T * B, width, in.data, width, packed_w, H, gates, G4);
-  } else {
-    for (std::size_t b = 0; b < B; ++b)
-      gates_gemm_parallel(T, width, in.data + b * in.row, in.step, packed_w, H, gates + b * G4, B * G4);
+  const Plan plan(c);
+  const float* packed_w = pack_gates(slot_packed_w, p.w, H, width, true);
+  // The input projection: with each thread on its own rows and W and U both in
+  // its L2, inside the step (gates stay in cache between the projection and
+  // the step); otherwise for all steps at once, before the recurrence.
+  const bool project_in_step = plan.by_rows && 16 * H * (width + H) <= kL2Bytes;
+  if (!project_in_step) {
+    if (in.contiguous) {
+      gates_gemm_parallel(T * B, width, in.data, width, packed_w, H, gates, G4);
+    } else {
+      for (std::size_t b = 0; b < B; ++b)
+        gates_gemm_parallel(T, width, in.data + b * in.row, in.step, packed_w, H, gates + b * G4, B * G4);
+    }
   }
   const Peepholes peepholes(c, p);
   const float* const* full = peepholes.full;
-  const Plan plan(c);
   const float* packed_u = pack_gates(slot_packed, p.u, H, H, true);
   SpinBarrier barrier(plan.parts);
   parallel_for(plan.parts, [&](int part) {
@@ -161,6 +170,8 @@ void forward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const 
       float* g = gates + (t * B + r0) * G4;
       float* c_new = cells + (t * B + r0) * H;
       if (work) {
+        if (project_in_step)
+          gates_gemm(rows, width, in.data + t * in.step + r0 * in.row, in.row, packed_w, H, j0, j1, g, G4, false);
         if (h_prev) gates_gemm(rows, H, h_prev, h_ld, packed_u, H, j0, j1, g, G4, true);
         for (int k = 0; k < 3; ++k)
           if (full[k] && c_prev)
