@@ -99,18 +99,18 @@ SWEEP = {
     "batch_1": Problem(batch=1, bidirectional=True),
     "batch_first": Problem(batch_first=True, num_layers=2, bidirectional=True),
     "wider": Problem(input_size=17, hidden_size=24, batch=5, seq_len=9, num_layers=2, peephole="diagonal"),
-    # Wide enough that several threads share each step (8+ units each): barriers matter.
-    "threaded_full_peephole": Problem(input_size=9, hidden_size=40, batch=3, seq_len=5, num_layers=2,
-                                      bidirectional=True, peephole="full", scale=0.3),
-    "threaded_dropout_nse": Problem(input_size=33, hidden_size=64, batch=2, seq_len=7, num_layers=2,
-                                    dropout=0.3, batch_first=True, peephole="diagonal", scale=0.2),
-    # At 8+ rows a thread, each thread runs whole steps for its own rows, with the
-    # input projection inside the step (test_rows_split_plan_with_two_threads
-    # forces two threads, so that these take that path on any machine).
-    "rows_split": Problem(input_size=20, hidden_size=24, batch=16, seq_len=6, num_layers=2, bidirectional=True,
-                          peephole="diagonal", scale=0.3),
-    "rows_split_nse_full_dropout": Problem(input_size=9, hidden_size=16, batch=17, seq_len=5, num_layers=2,
-                                           batch_first=True, peephole="full", dropout=0.3, scale=0.3),
+    # Steps of 1+ MFLOP are shared among threads: by hidden units with a barrier
+    # a step ("threaded"), or, at 8+ rows a thread, by batch rows with the input
+    # projection inside the step ("rows_split"). test_threaded_plans_with_two_threads
+    # runs these in a pool of two threads, so that they take those paths anywhere.
+    "threaded_full_peephole": Problem(input_size=9, hidden_size=256, batch=4, seq_len=4, num_layers=2,
+                                      bidirectional=True, peephole="full", scale=0.1),
+    "threaded_dropout_nse": Problem(input_size=33, hidden_size=256, batch=4, seq_len=5, num_layers=2,
+                                    dropout=0.3, batch_first=True, peephole="diagonal", scale=0.1),
+    "rows_split": Problem(input_size=20, hidden_size=128, batch=16, seq_len=5, num_layers=2, bidirectional=True,
+                          peephole="diagonal", scale=0.15),
+    "rows_split_nse_full_dropout": Problem(input_size=9, hidden_size=128, batch=17, seq_len=4, num_layers=2,
+                                           batch_first=True, peephole="full", dropout=0.3, scale=0.15),
 }
 
 
@@ -119,14 +119,14 @@ def test_fast_kernel_against_float64(name):
     check(dataclasses.replace(SWEEP[name], seed=SWEEP[name].seed + 100))
 
 
-def test_rows_split_plan_with_two_threads():
-    """The rows_split configurations in a process whose pool has two threads."""
+def test_threaded_plans_with_two_threads():
+    """The threaded and rows_split configurations in a process whose pool has two threads."""
     env = dict(os.environ, MPSNN_NUM_THREADS="2")
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__,
-                             "-k", "test_fast_kernel_against_float64 and rows_split"],
+                             "-k", "test_fast_kernel_against_float64 and (rows_split or threaded)"],
                             env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 passed" in result.stdout, result.stdout
+    assert "4 passed" in result.stdout, result.stdout
 
 
 @pytest.mark.parametrize("name", ["default", "peephole_full", "dropout", "bidirectional_three_layers_full",
