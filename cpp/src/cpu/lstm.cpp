@@ -116,16 +116,25 @@ void gates_gemm(std::size_t rows, std::size_t n, const float* a, std::size_t lda
     small_gemm(rows, n, a, lda, packed + k * panel + j0 * n, j1 - j0, c + k * H + j0, ldc, accumulate);
 }
 
-// gates_gemm over many rows, shared among threads in chunks whose transposed
-// rows (chunk x n floats) stay in L2 while every panel passes.
-void gates_gemm_parallel(std::size_t rows, std::size_t n, const float* a, std::size_t lda, const float* packed,
-                         std::size_t H, float* c, std::size_t ldc) {
-  const std::size_t chunk = std::max<std::size_t>(kPanelWidth, (std::size_t(1) << 16) / n / kPanelWidth * kPanelWidth);
+// run(r, count) over rows [0, rows) of an operand k floats wide, shared among
+// threads in chunks whose transposed rows (count x k floats, a quarter of L2)
+// stay in L2 while every panel of the right operand passes.
+template <typename Run>
+void for_row_chunks(std::size_t rows, std::size_t k, const Run& run) {
+  const std::size_t floats = kL2Bytes / 4 / sizeof(float);
+  const std::size_t chunk = std::max<std::size_t>(kPanelWidth, floats / k / kPanelWidth * kPanelWidth);
   parallel_for(threads(), [&](int part) {
     std::size_t r0, r1;
     split(rows, threads(), part, kPanelWidth, r0, r1);
-    for (std::size_t r = r0; r < r1; r += chunk)
-      gates_gemm(std::min(chunk, r1 - r), n, a + r * lda, lda, packed, H, 0, H, c + r * ldc, ldc, false);
+    for (std::size_t r = r0; r < r1; r += chunk) run(r, std::min(chunk, r1 - r));
+  });
+}
+
+// gates_gemm of all units over many rows.
+void gates_gemm_parallel(std::size_t rows, std::size_t n, const float* a, std::size_t lda, const float* packed,
+                         std::size_t H, float* c, std::size_t ldc) {
+  for_row_chunks(rows, n, [&](std::size_t r, std::size_t count) {
+    gates_gemm(count, n, a + r * lda, lda, packed, H, 0, H, c + r * ldc, ldc, false);
   });
 }
 
@@ -311,12 +320,8 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
   }
   if (dx) {  // dx (+)= dgates · [W_i; W_f; W_c; W_o]
     const float* packed_w = pack_gates(slot_packed_w, p.w, H, width, false);
-    const std::size_t rows = T * B, chunk = std::max<std::size_t>(kPanelWidth, (std::size_t(1) << 16) / G4 / kPanelWidth * kPanelWidth);
-    parallel_for(threads(), [&](int part) {
-      std::size_t r0, r1;
-      split(rows, threads(), part, kPanelWidth, r0, r1);
-      for (std::size_t r = r0; r < r1; r += chunk)
-        small_gemm(std::min(chunk, r1 - r), G4, dgates + r * G4, G4, packed_w, width, dx + r * width, width, accumulate_dx);
+    for_row_chunks(T * B, G4, [&](std::size_t r, std::size_t count) {
+      small_gemm(count, G4, dgates + r * G4, G4, packed_w, width, dx + r * width, width, accumulate_dx);
     });
   }
   parallel_for(threads(), [&](int part) {  // bias gradients: column sums of dgates

@@ -153,31 +153,25 @@ void kernel_generic(std::size_t rows, std::size_t k, const float* a, std::size_t
   small_gemm_impl<3, transpose_rows>(rows, k, a, lda, packed, columns, c, ldc, accumulate);
 }
 
-Kernel choose() {
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) return kernel_avx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return kernel_avx2;
-#endif
-  return kernel_generic;
-}
-
-const Kernel kernel = choose();
-
 using Transposer = void (*)(const float*, std::size_t, std::size_t, std::size_t, float*);
 
-void transpose_rows_generic(const float* a, std::size_t lda, std::size_t rows, std::size_t k, float* at) {
-  transpose_rows(a, lda, rows, k, at);
-}
+// The instruction set's GEMM, and its transposition for packing panels.
+struct Isa {
+  Kernel gemm;
+  Transposer transpose;
+};
 
-Transposer choose_transposer() {
+Isa choose() {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  if (kernel == kernel_avx512) return transpose_rows_avx512;
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
+    return {kernel_avx512, transpose_rows_avx512};
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return {kernel_avx2, transpose_rows};
 #endif
-  return transpose_rows_generic;
+  return {kernel_generic, transpose_rows};
 }
 
-const Transposer transposer = choose_transposer();
+const Isa isa = choose();
 
 }  // namespace
 
@@ -189,7 +183,7 @@ void pack_panels(const float* source, std::size_t stride, bool transposed, std::
     const std::size_t width = std::min(kPanelWidth, columns - j0);
     if (width < kPanelWidth) std::fill(panel, panel + k * kPanelWidth, 0.0f);
     if (transposed && width == kPanelWidth) {  // a panel is its 16 source rows transposed
-      transposer(source + j0 * stride, stride, kPanelWidth, k, panel);
+      isa.transpose(source + j0 * stride, stride, kPanelWidth, k, panel);
     } else if (transposed) {  // 16 x 16 tiles: contiguous reads, writes within one tile
       for (std::size_t k0 = 0; k0 < k; k0 += kPanelWidth)
         for (std::size_t i = 0; i < width; ++i)
@@ -207,7 +201,7 @@ void pack_panels(const float* source, std::size_t stride, bool transposed, std::
 
 void small_gemm(std::size_t rows, std::size_t k, const float* a, std::size_t lda, const float* packed,
                 std::size_t columns, float* c, std::size_t ldc, bool accumulate) {
-  kernel(rows, k, a, lda, packed, columns, c, ldc, accumulate);
+  isa.gemm(rows, k, a, lda, packed, columns, c, ldc, accumulate);
 }
 
 }  // namespace mpsnn::cpu
