@@ -111,6 +111,12 @@ SWEEP = {
                           peephole="diagonal", scale=0.15),
     "rows_split_nse_full_dropout": Problem(input_size=9, hidden_size=128, batch=17, seq_len=4, num_layers=2,
                                            batch_first=True, peephole="full", dropout=0.3, scale=0.15),
+    # Weight gradients over more than one block of steps (T·B > 1024) and of
+    # columns (I + H > 512, neither a multiple of 16), both directions.
+    "threaded_long_weight_gradient": Problem(input_size=300, hidden_size=248, batch=5, seq_len=210,
+                                             bidirectional=True, scale=0.05),
+    "threaded_long_weight_gradient_zero_states": Problem(input_size=40, hidden_size=24, batch=3, seq_len=400,
+                                                         bidirectional=True, initial_states=False, scale=0.2),
 }
 
 
@@ -126,7 +132,7 @@ def test_threaded_plans_with_two_threads():
                              "-k", "test_fast_kernel_against_float64 and (rows_split or threaded)"],
                             env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "4 passed" in result.stdout, result.stdout
+    assert "6 passed" in result.stdout, result.stdout
 
 
 @pytest.mark.parametrize("name", ["default", "peephole_full", "dropout", "bidirectional_three_layers_full",

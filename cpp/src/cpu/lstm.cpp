@@ -6,6 +6,7 @@
 // (lstm_reference.cpp) is its check.
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "core/command_buffer_state.hpp"
 #include "cpu/gemm.hpp"
@@ -272,33 +273,33 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
   // gradients with the state before it: for the forward direction steps 1..
   // with states 0.., for the backward one the reverse.
   const std::size_t later = d == 0 ? 1 : 0, earlier = d == 0 ? 0 : 1, first = d == 0 ? 0 : T - 1;
-  // dW and dU of all four gates as one GEMM each, scattered to the gates'
-  // arrays afterwards: one GEMM packs the shared right operand once, four
-  // would pack it four times (10-28% slower on this shape).
-  float* stacked = scratch(slot_stacked, G4 * std::max(width, H));
-  auto scatter = [&](float* const* targets, std::size_t columns) {
-    for (int k = 0; k < 4; ++k)
-      if (targets[k]) std::memcpy(targets[k], stacked + k * H * columns, H * columns * sizeof(float));
-  };
-  if (grads.w[0] || grads.w[1] || grads.w[2] || grads.w[3]) {
-    if (in.contiguous) {
-      sgemm_parallel(true, false, G4, width, T * B, 1.0f, dgates, G4, in.data, width, 0.0f, stacked, width);
-    } else {
-      for (std::size_t b = 0; b < B; ++b)
-        sgemm_parallel(true, false, G4, width, T, 1.0f, dgates + b * G4, B * G4, in.data + b * in.row, in.step,
-                       b ? 1.0f : 0.0f, stacked, width);
+  // dW, dU and the bias gradients in one pass over dgates: [dW | dU] =
+  // dgatesᵀ · [x | h_prev] with one row of x and h_prev per (step, batch row).
+  const bool want_w = grads.w[0] || grads.w[1] || grads.w[2] || grads.w[3];
+  const bool want_u = grads.u[0] || grads.u[1] || grads.u[2] || grads.u[3];
+  std::vector<const float*> x_rows(want_w ? T * B : 0), h_rows(want_u ? T * B : 0);
+  for (std::size_t t = 0; t < T; ++t)
+    for (std::size_t b = 0; b < B; ++b) {
+      if (want_w) x_rows[t * B + b] = in.data + t * in.step + b * in.row;
+      if (!want_u) continue;
+      const bool initial = t == first;
+      const std::size_t previous = d == 0 ? t - 1 : t + 1;
+      h_rows[t * B + b] = initial ? (h0 ? h0 + b * H : nullptr) : out + (previous * B + b) * DH + d * H;
     }
-    scatter(grads.w, width);
-  }
-  if (grads.u[0] || grads.u[1] || grads.u[2] || grads.u[3]) {
-    if (T > 1)
-      sgemm_parallel(true, false, G4, H, (T - 1) * B, 1.0f, dgates + later * B * G4, G4, out + earlier * B * DH + d * H,
-                     DH, 0.0f, stacked, H);
-    else
-      std::fill(stacked, stacked + G4 * H, 0.0f);
-    if (h0) sgemm_parallel(true, false, G4, H, B, 1.0f, dgates + first * B * G4, G4, h0, H, 1.0f, stacked, H);
-    scatter(grads.u, H);
-  }
+  std::vector<RowBlock> blocks;
+  if (want_w) blocks.push_back({x_rows.data(), width});
+  if (want_u) blocks.push_back({h_rows.data(), H});
+  const std::size_t columns = (want_w ? width : 0) + (want_u ? H : 0);
+  float* stacked = scratch(slot_stacked, G4 * columns + G4);
+  float* bias_sums = stacked + G4 * columns;
+  gemm_tn(G4, T * B, dgates, G4, blocks, stacked, columns, bias_sums);
+  for (int k = 0; k < 4; ++k)
+    for (std::size_t j = 0; j < H; ++j) {
+      const float* row = stacked + (k * H + j) * columns;
+      if (grads.w[k]) std::memcpy(grads.w[k] + j * width, row, width * sizeof(float));
+      if (grads.u[k]) std::memcpy(grads.u[k] + j * H, row + (want_w ? width : 0), H * sizeof(float));
+      if (grads.b[k]) grads.b[k][j] = bias_sums[k * H + j];
+    }
   for (int k = 0; k < 4; ++k) {
     const float* dgk = dgates + k * H;
     if (float* dv = grads.v[k]; dv && p.v[k]) {
@@ -324,16 +325,6 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
       small_gemm(count, G4, dgates + r * G4, G4, packed_w, width, dx + r * width, width, accumulate_dx);
     });
   }
-  parallel_for(threads(), [&](int part) {  // bias gradients: column sums of dgates
-    std::size_t j0, j1;
-    split(G4, threads(), part, 16, j0, j1);
-    float* sums = scratch(slot_row, G4);
-    std::fill(sums + j0, sums + j1, 0.0f);
-    for (std::size_t row = 0; row < T * B; ++row)
-      for (std::size_t j = j0; j < j1; ++j) sums[j] += dgates[row * G4 + j];
-    for (std::size_t j = j0; j < j1; ++j)
-      if (float* db = grads.b[j / H]) db[j % H] = sums[j];
-  });
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "cpu/small_gemm.hpp"
 
+#include "cpu/thread_pool.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -15,7 +17,7 @@ namespace {
 typedef float panel_t __attribute__((vector_size(64), aligned(4)));  // 16 floats, unaligned access
 
 // Rows r0..r0+R of one panel: R accumulators live in registers for the whole k loop.
-// Always inlined: the instruction set of the kernel_* function it lands in applies.
+// Always inlined: the instruction set of the kernel function it lands in applies.
 #define MPSNN_INLINE inline __attribute__((always_inline))
 
 // K is walked in blocks so that one block of transposed rows (16 x kKBlock
@@ -37,6 +39,8 @@ MPSNN_INLINE void panel_rows(std::size_t k, const float* at, const float* panel,
   }
   for (std::size_t kk = 0; kk < k; ++kk) {
     __builtin_prefetch(panel + (kk + 16) * kPanelWidth);
+    // The next panel's tile of C, which its accumulators start from.
+    if (kk < std::size_t(R)) __builtin_prefetch(c + kk * ldc + kPanelWidth, 1);
     panel_t p;
     std::memcpy(&p, panel + kk * kPanelWidth, sizeof p);
     for (int r = 0; r < R; ++r) acc[r] += at[kk * R + r] * p;
@@ -99,17 +103,12 @@ __attribute__((target("avx512f,avx512vl,fma"))) void transpose_rows_avx512(const
 }
 #endif
 
-// A's rows in blocks of MaxRows (the last may be shorter), each transposed:
-// block b holds [k][rows of b]. Then each panel is streamed once per row
-// block, against one sequential stream of the block's transposed rows.
-template <int MaxRows, void (*Transpose)(const float*, std::size_t, std::size_t, std::size_t, float*)>
-MPSNN_INLINE void small_gemm_impl(std::size_t rows, std::size_t k, const float* a, std::size_t lda, const float* packed,
-                                  std::size_t columns, float* c, std::size_t ldc, bool accumulate) {
-  thread_local std::vector<float> transposed;
-  if (transposed.size() < k * rows) transposed.resize(k * rows);
-  float* at = transposed.data();
-  for (std::size_t r0 = 0; r0 < rows; r0 += MaxRows)
-    Transpose(a + r0 * lda, lda, std::min<std::size_t>(MaxRows, rows - r0), k, at + r0 * k);
+// C (+)= A · P with A given transposed, in blocks of MaxRows rows (the last
+// may be shorter): block b holds [k][rows of b] at at + r0 * k. Each panel is
+// streamed once per row block, against one sequential stream of the block.
+template <int MaxRows>
+MPSNN_INLINE void multiply_impl(std::size_t rows, std::size_t k, const float* at, const float* packed,
+                                std::size_t columns, float* c, std::size_t ldc, bool accumulate) {
   for (std::size_t k0 = 0; k0 < k; k0 += kKBlock) {
     const std::size_t kb = std::min(kKBlock, k - k0);
     const bool add = accumulate || k0 > 0;
@@ -133,42 +132,60 @@ MPSNN_INLINE void small_gemm_impl(std::size_t rows, std::size_t k, const float* 
   }
 }
 
+// small_gemm: A's rows transposed in blocks of MaxRows, then multiply_impl.
+template <int MaxRows, void (*Transpose)(const float*, std::size_t, std::size_t, std::size_t, float*)>
+MPSNN_INLINE void small_gemm_impl(std::size_t rows, std::size_t k, const float* a, std::size_t lda, const float* packed,
+                                  std::size_t columns, float* c, std::size_t ldc, bool accumulate) {
+  thread_local std::vector<float> transposed;
+  if (transposed.size() < k * rows) transposed.resize(k * rows);
+  float* at = transposed.data();
+  for (std::size_t r0 = 0; r0 < rows; r0 += MaxRows)
+    Transpose(a + r0 * lda, lda, std::min<std::size_t>(MaxRows, rows - r0), k, at + r0 * k);
+  multiply_impl<MaxRows>(rows, k, at, packed, columns, c, ldc, accumulate);
+}
+
 using Kernel = void (*)(std::size_t, std::size_t, const float*, std::size_t, const float*, std::size_t, float*,
                         std::size_t, bool);
+using Multiplier = void (*)(std::size_t, std::size_t, const float*, const float*, std::size_t, float*, std::size_t,
+                            bool);
 
 // One build per instruction set, chosen at run time: the rows held in registers
 // are as many as the register file allows (a panel is 1 zmm or 2 ymm or 4 xmm).
+#define MPSNN_KERNELS(isa, target, rows, transpose)                                                                  \
+  target void gemm_##isa(std::size_t r, std::size_t k, const float* a, std::size_t lda, const float* packed,        \
+                         std::size_t columns, float* c, std::size_t ldc, bool accumulate) {                        \
+    small_gemm_impl<rows, transpose>(r, k, a, lda, packed, columns, c, ldc, accumulate);                            \
+  }                                                                                                                 \
+  target void multiply_##isa(std::size_t r, std::size_t k, const float* at, const float* packed,                    \
+                             std::size_t columns, float* c, std::size_t ldc, bool accumulate) {                    \
+    multiply_impl<rows>(r, k, at, packed, columns, c, ldc, accumulate);                                             \
+  }
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-__attribute__((target("avx512f,avx512vl,fma"))) void kernel_avx512(std::size_t rows, std::size_t k, const float* a,
-    std::size_t lda, const float* packed, std::size_t columns, float* c, std::size_t ldc, bool accumulate) {
-  small_gemm_impl<16, transpose_rows_avx512>(rows, k, a, lda, packed, columns, c, ldc, accumulate);
-}
-__attribute__((target("avx2,fma"))) void kernel_avx2(std::size_t rows, std::size_t k, const float* a,
-    std::size_t lda, const float* packed, std::size_t columns, float* c, std::size_t ldc, bool accumulate) {
-  small_gemm_impl<6, transpose_rows>(rows, k, a, lda, packed, columns, c, ldc, accumulate);
-}
+MPSNN_KERNELS(avx512, __attribute__((target("avx512f,avx512vl,fma"))), 16, transpose_rows_avx512)
+MPSNN_KERNELS(avx2, __attribute__((target("avx2,fma"))), 6, transpose_rows)
 #endif
-void kernel_generic(std::size_t rows, std::size_t k, const float* a, std::size_t lda, const float* packed,
-                    std::size_t columns, float* c, std::size_t ldc, bool accumulate) {
-  small_gemm_impl<3, transpose_rows>(rows, k, a, lda, packed, columns, c, ldc, accumulate);
-}
+MPSNN_KERNELS(generic, , 3, transpose_rows)
+#undef MPSNN_KERNELS
 
 using Transposer = void (*)(const float*, std::size_t, std::size_t, std::size_t, float*);
 
-// The instruction set's GEMM, and its transposition for packing panels.
+// The instruction set's kernels, its transposition for packing panels, and
+// the rows of A its kernels hold in registers.
 struct Isa {
   Kernel gemm;
+  Multiplier multiply;
   Transposer transpose;
+  std::size_t rows;
 };
 
 Isa choose() {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
-    return {kernel_avx512, transpose_rows_avx512};
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return {kernel_avx2, transpose_rows};
+    return {gemm_avx512, multiply_avx512, transpose_rows_avx512, 16};
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return {gemm_avx2, multiply_avx2, transpose_rows, 6};
 #endif
-  return {kernel_generic, transpose_rows};
+  return {gemm_generic, multiply_generic, transpose_rows, 3};
 }
 
 const Isa isa = choose();
@@ -202,6 +219,96 @@ void pack_panels(const float* source, std::size_t stride, bool transposed, std::
 void small_gemm(std::size_t rows, std::size_t k, const float* a, std::size_t lda, const float* packed,
                 std::size_t columns, float* c, std::size_t ldc, bool accumulate) {
   isa.gemm(rows, k, a, lda, packed, columns, c, ldc, accumulate);
+}
+
+namespace {
+
+// gemm_tn's blocking: per block of kTnK rows of A and B, a part packs its
+// rows of A (into L2) and its share of B's panels, then multiplies each of its
+// register groups of A (kTnK x 16 floats) by every panel. Each block reloads
+// C's tiles, so blocks are long: 256 -> 1024 rows took a thread from 90 to
+// 97-104 GFLOP/s on the LSTM's weight-gradient shapes.
+constexpr std::size_t kTnK = 1024;
+constexpr std::size_t kTnColumns = 512;
+
+// Panels of B's columns [g0, g1) over rows [k0, k0 + kb), panel q at
+// packed + q * kb * kPanelWidth.
+void pack_row_panels(const std::vector<RowBlock>& blocks, std::size_t g0, std::size_t g1, std::size_t k0,
+                     std::size_t kb, float* packed) {
+  if ((g1 - g0) % kPanelWidth) {
+    float* last = packed + (g1 - g0) / kPanelWidth * kb * kPanelWidth;
+    std::fill(last, last + kb * kPanelWidth, 0.0f);
+  }
+  std::size_t offset = 0;  // of the block's first column in B
+  for (const RowBlock& block : blocks) {
+    const std::size_t begin = std::max(g0, offset), end = std::min(g1, offset + block.columns);
+    for (std::size_t kk = 0; begin < end && kk < kb; ++kk) {
+      const float* row = block.rows[k0 + kk];
+      for (std::size_t g = begin; g < end;) {
+        const std::size_t lane = (g - g0) % kPanelWidth, run = std::min(kPanelWidth - lane, end - g);
+        float* to = packed + (g - g0) / kPanelWidth * kb * kPanelWidth + kk * kPanelWidth + lane;
+        if (!row) std::fill(to, to + run, 0.0f);
+        else if (run == kPanelWidth) std::memcpy(to, row + (g - offset), kPanelWidth * sizeof(float));
+        else std::memcpy(to, row + (g - offset), run * sizeof(float));
+        g += run;
+      }
+    }
+    offset += block.columns;
+  }
+}
+
+}  // namespace
+
+void gemm_tn(std::size_t m, std::size_t k, const float* a, std::size_t lda, const std::vector<RowBlock>& blocks,
+             float* c, std::size_t ldc, float* a_sums) {
+  std::size_t n = 0;
+  for (const RowBlock& block : blocks) n += block.columns;
+  const std::size_t group = isa.rows;
+  const int parts = concurrent_parts(int(std::min<std::size_t>(threads(), (m + group - 1) / group)));
+  thread_local std::vector<float> shared;  // two B blocks: one is packed while the other is read
+  const std::size_t buffer = packed_panel_size(kTnK, std::min(n, kTnColumns));
+  if (shared.size() < 2 * buffer) shared.resize(2 * buffer);
+  float* const packed[2] = {shared.data(), shared.data() + buffer};
+  SpinBarrier barrier(parts);
+  parallel_for(parts, [&](int part) {
+    std::size_t m0, m1;
+    split(m, parts, part, group, m0, m1);
+    // This part's rows of the A block, [group][kb][rows of the group]: read
+    // row by row (sequential runs of m1 - m0), read back group by group.
+    thread_local std::vector<float> at;
+    if (at.size() < kTnK * (m1 - m0)) at.resize(kTnK * (m1 - m0));
+    if (a_sums) std::fill(a_sums + m0, a_sums + m1, 0.0f);
+    int next = 0;
+    std::size_t j0 = 0;
+    do {  // at least once, so that a_sums is written when B has no columns
+      const std::size_t nb = std::min(kTnColumns, n - j0), panels = (nb + kPanelWidth - 1) / kPanelWidth;
+      for (std::size_t k0 = 0; k0 < k; k0 += kTnK, next ^= 1) {
+        const std::size_t kb = std::min(kTnK, k - k0);
+        std::size_t p0, p1;
+        split(panels, parts, part, 1, p0, p1);
+        // Safe to overwrite: every part passed the previous barrier, so none still reads this buffer.
+        if (p0 < p1)
+          pack_row_panels(blocks, j0 + p0 * kPanelWidth, j0 + std::min(nb, p1 * kPanelWidth), k0, kb,
+                          packed[next] + p0 * kb * kPanelWidth);
+        for (std::size_t kk = 0; kk < kb; ++kk) {
+          const float* from = a + (k0 + kk) * lda;
+          for (std::size_t r0 = m0; r0 < m1; r0 += group) {
+            const std::size_t rows = std::min(group, m1 - r0);
+            float* to = at.data() + (r0 - m0) * kb + kk * rows;
+            if (rows == kPanelWidth) std::memcpy(to, from + r0, kPanelWidth * sizeof(float));  // inlined, no call
+            else for (std::size_t r = 0; r < rows; ++r) to[r] = from[r0 + r];
+          }
+          if (a_sums && j0 == 0)
+            for (std::size_t r = m0; r < m1; ++r) a_sums[r] += from[r];
+        }
+        barrier.wait();
+        for (std::size_t r0 = m0; r0 < m1; r0 += group)
+          isa.multiply(std::min(group, m1 - r0), kb, at.data() + (r0 - m0) * kb, packed[next], nb,
+                       c + r0 * ldc + j0, ldc, k0 > 0);
+      }
+      j0 += kTnColumns;
+    } while (j0 < n);
+  });
 }
 
 }  // namespace mpsnn::cpu

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <vector>
 
 namespace mpsnn::cpu {
 
@@ -26,5 +27,21 @@ void pack_panels(const float* source, std::size_t stride, bool transposed, std::
 // C[r][j] = (accumulate ? C[r][j] : 0) + Σ_kk A[r][kk] · P[kk][j].
 void small_gemm(std::size_t rows, std::size_t k, const float* a, std::size_t lda, const float* packed,
                 std::size_t columns, float* c, std::size_t ldc, bool accumulate);
+
+// Columns of the right operand of gemm_tn: row kk of the block is `columns`
+// floats at rows[kk], or zeros where rows[kk] is null.
+struct RowBlock {
+  const float* const* rows;
+  std::size_t columns;
+};
+
+// C[i][j] = Σ_kk A[kk][i] · B[kk][j] for i < m and a long k, on the pool: the
+// weight gradients of a recurrent layer, A its gate gradients ([T·B][lda]),
+// B its inputs or previous states (one row per step and batch row), whose
+// columns are `blocks` side by side. C: [m][ldc], written. With `a_sums`
+// ([m], written), also A's column sums (the bias gradients), from the same
+// pass over A. A, B and C must not overlap.
+void gemm_tn(std::size_t m, std::size_t k, const float* a, std::size_t lda, const std::vector<RowBlock>& blocks,
+             float* c, std::size_t ldc, float* a_sums);
 
 }  // namespace mpsnn::cpu

@@ -1,5 +1,6 @@
 #include "cpu/thread_pool.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -108,6 +109,8 @@ Pool& pool() {
 }  // namespace
 
 int threads() { return pool().size(); }
+
+int concurrent_parts(int wanted) { return inside_task ? 1 : std::max(1, std::min(wanted, pool().size())); }
 
 void parallel_for(int parts, const std::function<void(int)>& task) {
   if (parts <= 1 || inside_task || pool().size() == 1) {

@@ -17,6 +17,10 @@ void parallel_for(int parts, const std::function<void(int)>& task);
 // Threads in the pool, the caller included: MPSNN_NUM_THREADS, else the cores.
 int threads();
 
+// How many of `wanted` parts a parallel_for called here runs at the same time
+// (1 inside a task): at most this many may share a SpinBarrier.
+int concurrent_parts(int wanted);
+
 // A barrier for the `count` participants of one parallel_for.
 class SpinBarrier {
  public:
