@@ -210,6 +210,20 @@ def test_nan_in_the_input_propagates_without_a_crash():
     assert np.isnan(result["grads"]["input_gate"]["hw_desc"]).any()
 
 
+def test_saturated_and_infinite_pre_activations_reach_their_limits():
+    """Gates far outside the activations' range (|x| ~ 100) and ±inf (from infinite inputs) saturate
+    as in float64, in the fast kernel's vector activations, tails (H = 20) included."""
+    problem = Problem(input_size=3, hidden_size=20, batch=3, seq_len=5, scale=8.0)
+    problem.x[1, 0, 0], problem.x[3, 2, 1] = np.inf, -np.inf
+    result = run(problem)
+    masks, _ = cache_masks(problem, result["cache"])
+    with np.errstate(over="ignore", invalid="ignore"):
+        y, hn, cn, _ = problem.forward64(masks)
+    assert np.isfinite(result["y"]).all()
+    for name, want in (("y", y), ("hn", hn), ("cn", cn)):
+        assert relative_error(result[name], want) < TOLERANCE, name
+
+
 # ---- finite differences ----------------------------------------------------
 
 def loss64(problem, weights=None, x=None, h0=None, c0=None, masks=None):
