@@ -230,6 +230,7 @@ namespace {
 // 97-104 GFLOP/s on the LSTM's weight-gradient shapes.
 constexpr std::size_t kTnK = 1024;
 constexpr std::size_t kTnColumns = 512;
+constexpr std::size_t kTnChunkFloats = (std::size_t(512) << 10) / sizeof(float);  // a part's A block: 512 KB
 
 // Panels of B's columns [g0, g1) over rows [k0, k0 + kb), panel q at
 // packed + q * kb * kPanelWidth.
@@ -273,10 +274,12 @@ void gemm_tn(std::size_t m, std::size_t k, const float* a, std::size_t lda, cons
   parallel_for(parts, [&](int part) {
     std::size_t m0, m1;
     split(m, parts, part, group, m0, m1);
-    // This part's rows of the A block, [group][kb][rows of the group]: read
-    // row by row (sequential runs of m1 - m0), read back group by group.
+    // This part's rows of the A block in chunks that fit half of L2, each
+    // [group][kb][rows of the group]: read row by row (sequential runs of
+    // the chunk's rows), read back group by group.
+    const std::size_t chunk = std::max(group, kTnChunkFloats / kTnK / group * group);
     thread_local std::vector<float> at;
-    if (at.size() < kTnK * (m1 - m0)) at.resize(kTnK * (m1 - m0));
+    if (at.size() < kTnK * chunk) at.resize(kTnK * chunk);
     if (a_sums) std::fill(a_sums + m0, a_sums + m1, 0.0f);
     int next = 0;
     std::size_t j0 = 0;
@@ -290,21 +293,24 @@ void gemm_tn(std::size_t m, std::size_t k, const float* a, std::size_t lda, cons
         if (p0 < p1)
           pack_row_panels(blocks, j0 + p0 * kPanelWidth, j0 + std::min(nb, p1 * kPanelWidth), k0, kb,
                           packed[next] + p0 * kb * kPanelWidth);
-        for (std::size_t kk = 0; kk < kb; ++kk) {
-          const float* from = a + (k0 + kk) * lda;
-          for (std::size_t r0 = m0; r0 < m1; r0 += group) {
-            const std::size_t rows = std::min(group, m1 - r0);
-            float* to = at.data() + (r0 - m0) * kb + kk * rows;
-            if (rows == kPanelWidth) std::memcpy(to, from + r0, kPanelWidth * sizeof(float));  // inlined, no call
-            else for (std::size_t r = 0; r < rows; ++r) to[r] = from[r0 + r];
-          }
-          if (a_sums && j0 == 0)
-            for (std::size_t r = m0; r < m1; ++r) a_sums[r] += from[r];
-        }
         barrier.wait();
-        for (std::size_t r0 = m0; r0 < m1; r0 += group)
-          isa.multiply(std::min(group, m1 - r0), kb, at.data() + (r0 - m0) * kb, packed[next], nb,
-                       c + r0 * ldc + j0, ldc, k0 > 0);
+        for (std::size_t c0 = m0; c0 < m1; c0 += chunk) {
+          const std::size_t c1 = std::min(m1, c0 + chunk);
+          for (std::size_t kk = 0; kk < kb; ++kk) {
+            const float* from = a + (k0 + kk) * lda;
+            for (std::size_t r0 = c0; r0 < c1; r0 += group) {
+              const std::size_t rows = std::min(group, c1 - r0);
+              float* to = at.data() + (r0 - c0) * kb + kk * rows;
+              if (rows == kPanelWidth) std::memcpy(to, from + r0, kPanelWidth * sizeof(float));  // inlined, no call
+              else for (std::size_t r = 0; r < rows; ++r) to[r] = from[r0 + r];
+            }
+            if (a_sums && j0 == 0)
+              for (std::size_t r = c0; r < c1; ++r) a_sums[r] += from[r];
+          }
+          for (std::size_t r0 = c0; r0 < c1; r0 += group)
+            isa.multiply(std::min(group, c1 - r0), kb, at.data() + (r0 - c0) * kb, packed[next], nb,
+                         c + r0 * ldc + j0, ldc, k0 > 0);
+        }
       }
       j0 += kTnColumns;
     } while (j0 < n);
