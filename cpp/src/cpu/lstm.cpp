@@ -61,8 +61,9 @@ struct Plan {
   Plan(const LstmConfig& c) {
     const std::size_t H = c.hidden_size, B = c.batch;
     const double step_flops = 2.0 * double(B) * double(4 * H) * double(H);
-    const std::size_t useful =
-        std::max<std::size_t>(1, std::min<std::size_t>(threads(), std::size_t(step_flops / kMinStepFlopsPerPart)));
+    // Parts share a SpinBarrier, so no more than run at once (1 inside a pool task).
+    const std::size_t useful = std::size_t(concurrent_parts(
+        int(std::min<std::size_t>(threads(), std::size_t(step_flops / kMinStepFlopsPerPart)))));
     by_rows = useful > 1 && B >= 8 * useful;
     parts = int(by_rows ? useful : std::max<std::size_t>(1, std::min(useful, H / kPanelWidth)));
   }
