@@ -120,3 +120,49 @@ def test_backward_checks_the_delta_descriptors_and_writes_nothing_on_failure():
     delta.input_gate.hw_desc = np.zeros((1, 1, 4, 4), np.float64)
     with pytest.raises(ValueError, match="layer_delta_params.input_gate.hw_desc has dtype float64"):
         bnns.direct_apply_lstm_batch_backward(params, delta)
+
+
+def test_overlapping_arrays_are_refused_and_nothing_is_written():
+    # The kernels write y, dx and the gradients while they still read x, dy
+    # and the weights: an overlap would be silently wrong, so it is refused.
+    problem = Problem(input_size=4, hidden_size=4)
+    params = problem.layer_params()
+    x_before = problem.x.copy()
+    params.output_descriptor.data_desc = problem.x
+    with pytest.raises(ValueError, match="output_descriptor.data_desc overlaps input_descriptor.data_desc"):
+        forward(params)
+    np.testing.assert_array_equal(problem.x, x_before)
+    shared = np.zeros((1, problem.batch + 1, 4), np.float32)  # hn one row past h0 in one buffer
+    shared[:, :-1] = problem.h0
+    params = problem.layer_params(hn=shared[:, 1:])
+    params.input_descriptor.hidden_desc = shared[:, :-1]
+    with pytest.raises(ValueError, match="output_descriptor.hidden_desc overlaps input_descriptor.hidden_desc"):
+        forward(params)
+    params = problem.layer_params()
+    cache = np.zeros(bnns.compute_lstm_training_cache_capacity(params), np.uint8)
+    params.candidate_gate.b_desc = cache[:16].view(np.float32).reshape(1, 1, 4)
+    with pytest.raises(ValueError, match="training_cache overlaps candidate_gate.b_desc"):
+        forward(params, cache)
+
+    params = problem.layer_params()
+    cache = np.zeros(bnns.compute_lstm_training_cache_capacity(params), np.uint8)
+    forward(params, cache)
+    delta, grads = problem.delta_params()
+    delta.input_descriptor.data_desc = problem.dy  # dx written over dy
+    dy_before = problem.dy.copy()
+    with pytest.raises(ValueError, match="layer_delta_params.input_descriptor.data_desc overlaps "
+                                         "layer_delta_params.output_descriptor.data_desc"):
+        bnns.direct_apply_lstm_batch_backward(params, delta, None, cache)
+    np.testing.assert_array_equal(problem.dy, dy_before)
+    assert np.isnan(grads["input_gate"]["hw_desc"]).all()
+    delta, grads = problem.delta_params()
+    weights_before = params.output_gate.hw_desc.copy()
+    delta.output_gate.hw_desc = params.output_gate.hw_desc  # a gradient over its weights
+    with pytest.raises(ValueError, match="layer_delta_params.output_gate.hw_desc overlaps output_gate.hw_desc"):
+        bnns.direct_apply_lstm_batch_backward(params, delta, None, cache)
+    np.testing.assert_array_equal(params.output_gate.hw_desc, weights_before)
+    assert np.isnan(grads["dx"]).all()
+    delta, _ = problem.delta_params()
+    delta.forget_gate.b_desc = cache[-16:].view(np.float32).reshape(1, 1, 4)  # a gradient into the cache
+    with pytest.raises(ValueError, match="layer_delta_params.forget_gate.b_desc overlaps training_cache"):
+        bnns.direct_apply_lstm_batch_backward(params, delta, None, cache)

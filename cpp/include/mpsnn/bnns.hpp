@@ -1,7 +1,9 @@
 // BNNS-style direct-apply LSTM (Accelerate's BNNSLayerParametersLSTM,
 // BNNSComputeLSTMTrainingCacheCapacity, BNNSDirectApplyLSTMBatchTrainingCaching,
 // BNNSDirectApplyLSTMBatchBackward) on the CPU. Calls are synchronous and
-// thread-safe; all memory is the caller's and must not alias across arguments.
+// thread-safe; all memory is the caller's. An array a call writes (outputs,
+// gradients, the cache in the forward) must not overlap any other array of
+// the call: the call refuses it (std::invalid_argument) before writing anything.
 //
 // Shapes (docs/lstm-layout.md fixes them; L layers, D directions, H hidden,
 // I input_size, B batch_size, T seq_len), all float32, C-contiguous:

@@ -6,7 +6,9 @@
 #include <cmath>
 #include <cstring>
 #include <sstream>
+#include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "core/backend.hpp"
@@ -175,6 +177,52 @@ void run(void (detail::Backend::*encode)(detail::CommandBufferState&, const Args
   buffer.wait_until_completed();
 }
 
+// Every array of one call, to refuse aliasing: the kernels write outputs and
+// gradients while they still read inputs, so an overlap would be silently
+// wrong, never a crash.
+class ArgumentSpans {
+ public:
+  void add(const NDArrayDescriptor& a, std::string name, bool written) {
+    if (!a.data) return;
+    std::size_t count = 1;
+    for (std::size_t n : a.shape) count *= n;
+    add(a.data, count * sizeof(float), std::move(name), written);
+  }
+  void add(const void* data, std::size_t bytes, std::string name, bool written) {
+    if (!data || !bytes) return;
+    const char* begin = static_cast<const char*>(data);
+    extents_.push_back({begin, begin + bytes, written, names_.size()});
+    names_.push_back(std::move(name));
+  }
+  void add(const LSTMDataDescriptor& d, const std::string& name, bool written) {
+    add(d.data_desc, name + ".data_desc", written);
+    add(d.hidden_desc, name + ".hidden_desc", written);
+    add(d.cell_state_desc, name + ".cell_state_desc", written);
+  }
+  void add_gates(const LayerParametersLSTM& p, const std::string& prefix, bool written) {
+    for (int k = 0; k < 4; ++k) {
+      const LSTMGateDescriptor& g = gate(p, k);
+      const std::string name = prefix + kGateNames[k];
+      add(g.iw_desc[0], name + ".iw_desc[0]", written);
+      add(g.iw_desc[1], name + ".iw_desc[1]", written);
+      add(g.hw_desc, name + ".hw_desc", written);
+      add(g.cw_desc, name + ".cw_desc", written);
+      add(g.b_desc, name + ".b_desc", written);
+    }
+  }
+  void check() const {
+    std::pair<std::size_t, std::size_t> ids;
+    if (!detail::find_written_overlap(extents_, ids)) return;
+    if (!extents_[ids.first].written) std::swap(ids.first, ids.second);  // ids index extents_ and names_ alike
+    fail_argument(kKernel, names_[ids.first], " overlaps ", names_[ids.second],
+                  " in memory; the call writes the first while it uses the second, so use separate arrays");
+  }
+
+ private:
+  std::vector<detail::Extent> extents_;
+  std::vector<std::string> names_;
+};
+
 struct Checked {
   LstmConfig config;
   std::size_t sequence_in, sequence_out, states;  // element counts
@@ -258,6 +306,12 @@ void direct_apply_lstm_batch_training_caching(const LayerParametersLSTM& p, cons
                                               void* training_cache, std::size_t capacity) {
   const Checked k = check_forward(p);
   if (training_cache) check_capacity(capacity, k.config.cache_bytes());
+  ArgumentSpans spans;
+  spans.add(p.input_descriptor, "input_descriptor", false);
+  spans.add(p.output_descriptor, "output_descriptor", true);
+  spans.add_gates(p, "", false);
+  spans.add(training_cache, k.config.cache_bytes(), "training_cache", true);
+  spans.check();
   detail::LstmForwardArgs a = forward_args(p, k, f);
   a.cache = wrap(training_cache, k.config.cache_bytes());
   run(&detail::Backend::encode_lstm_forward, a);
@@ -275,6 +329,14 @@ void direct_apply_lstm_batch_backward(const LayerParametersLSTM& p, const LayerP
       fail_argument(kKernel, "layer_delta_params.", kGateNames[g], ".cw_desc is given but the layer has no ",
                     "peephole for that gate");
   if (training_cache) check_capacity(capacity, c.cache_bytes());
+  ArgumentSpans spans;
+  spans.add(p.input_descriptor, "input_descriptor", false);
+  spans.add_gates(p, "", false);
+  spans.add(training_cache, c.cache_bytes(), "training_cache", false);
+  spans.add(delta.output_descriptor, "layer_delta_params.output_descriptor", false);
+  spans.add(delta.input_descriptor, "layer_delta_params.input_descriptor", true);
+  spans.add_gates(delta, "layer_delta_params.", true);
+  spans.check();
 
   detail::LstmForwardArgs forward = forward_args(p, k, f);
   detail::TensorRef cache = wrap(training_cache, c.cache_bytes());

@@ -61,47 +61,31 @@ void check_operand(const char* kernel, const std::string& what, const Matrix& m,
   detail::check_data_type(kernel, what.c_str(), m.data_type(), DataType::float32);
 }
 
-// Byte range one operand of a tensor spans, for the aliasing check.
-struct Extent {
-  const char* begin;
-  const char* end;
-  bool written;
+// What one operand of a tensor is, for the aliasing check's message.
+struct Operand {
   std::size_t tensor;
   int role;  // 0 weights, 1 gradient, 2.. state matrices
 };
 
-Extent extent(const detail::MatrixOperand& op, const detail::OptimizerTensor& t, bool written,
-              std::size_t tensor, int role) {
+detail::Extent extent(const detail::MatrixOperand& op, const detail::OptimizerTensor& t, bool written,
+                      std::size_t tensor, int role, std::vector<Operand>& operands) {
   const char* begin = static_cast<const char*>(op.storage->address()) + op.offset_bytes;
+  operands.push_back({tensor, role});
   return {begin,
           begin + (t.matrices - 1) * op.matrix_bytes + (t.rows - 1) * op.row_bytes +
               t.columns * sizeof(float),
-          written, tensor, role};
+          written, operands.size() - 1};
 }
 
-// Throws when a written extent overlaps any other one. Sorted by start, an
-// extent overlaps an earlier one exactly when it starts before the furthest
-// end seen so far; tracking that end separately for written extents finds
-// every written/any pair in one pass.
-void check_overlaps(const char* kernel, std::vector<Extent> extents, OptimizerKind kind,
-                    bool listed) {
-  std::sort(extents.begin(), extents.end(),
-            [](const Extent& a, const Extent& b) { return a.begin < b.begin; });
-  const auto describe = [&](const Extent& e) { return operand_name(e.role, e.tensor, listed, kind); };
-  const Extent* furthest = nullptr;
-  const Extent* furthest_written = nullptr;
-  for (const Extent& e : extents) {
-    const Extent* other = nullptr;
-    if (furthest_written && e.begin < furthest_written->end)
-      other = furthest_written;
-    else if (e.written && furthest && e.begin < furthest->end)
-      other = furthest;
-    if (other)
-      detail::fail_argument(kernel, describe(e), " overlaps ", describe(*other),
-                            " in memory; the update writes one of them, so use separate matrices");
-    if (!furthest || e.end > furthest->end) furthest = &e;
-    if (e.written && (!furthest_written || e.end > furthest_written->end)) furthest_written = &e;
-  }
+void check_overlaps(const char* kernel, const std::vector<detail::Extent>& extents,
+                    const std::vector<Operand>& operands, OptimizerKind kind, bool listed) {
+  std::pair<std::size_t, std::size_t> ids;
+  if (!detail::find_written_overlap(extents, ids)) return;
+  const auto describe = [&](std::size_t id) {
+    return operand_name(operands[id].role, operands[id].tensor, listed, kind);
+  };
+  detail::fail_argument(kernel, describe(ids.first), " overlaps ", describe(ids.second),
+                        " in memory; the update writes one of them, so use separate matrices");
 }
 
 // Packed operands make one long row, which the kernels run fastest.
@@ -187,7 +171,8 @@ OptimizerState::OptimizerState(OptimizerKind kind, std::vector<Matrix> matrices)
     detail::fail_argument(kKernel, "a state of kind ", to_string(kind), " holds ", k.required, " to ",
                           k.total, " matrices (", k.names[0], k.total > 1 ? ", ..." : "", "); got ",
                           matrices_.size());
-  std::vector<Extent> extents;
+  std::vector<detail::Extent> extents;
+  std::vector<Operand> operands;
   detail::OptimizerTensor whole;
   for (std::size_t i = 0; i < matrices_.size(); ++i) {
     const Matrix& m = matrices_[i];
@@ -197,9 +182,9 @@ OptimizerState::OptimizerState(OptimizerKind kind, std::vector<Matrix> matrices)
       detail::fail_argument(kKernel, what, " is ", shape(m), " but ", k.names[0], " is ",
                             shape(matrices_[0]));
     whole.matrices = m.matrices(), whole.rows = m.rows(), whole.columns = m.columns();
-    extents.push_back(extent(operand(m), whole, true, 0, static_cast<int>(i) + 2));
+    extents.push_back(extent(operand(m), whole, true, 0, static_cast<int>(i) + 2, operands));
   }
-  check_overlaps(kKernel, std::move(extents), kind, false);
+  check_overlaps(kKernel, extents, operands, kind, false);
 }
 
 std::vector<std::string> OptimizerState::all_names(OptimizerKind kind) {
@@ -284,7 +269,8 @@ void Optimizer::encode_updates(CommandBuffer& command_buffer, const std::vector<
   args.regularization_scale = descriptor_.regularization_scale;
   fill(args);
 
-  std::vector<Extent> extents;
+  std::vector<detail::Extent> extents;
+  std::vector<Operand> operands;
   args.tensors.reserve(weights.size());
   for (std::size_t i = 0; i < weights.size(); ++i) {
     const Matrix& w = weights[i];
@@ -312,14 +298,14 @@ void Optimizer::encode_updates(CommandBuffer& command_buffer, const std::vector<
         detail::fail_argument(kernel, m_name, " is ", shape(m), " but ", w_name, " is ", shape(w));
       t.states[j] = operand(m);
     }
-    extents.push_back(extent(t.weights, t, true, i, 0));
-    extents.push_back(extent(t.gradient, t, false, i, 1));
+    extents.push_back(extent(t.weights, t, true, i, 0, operands));
+    extents.push_back(extent(t.gradient, t, false, i, 1, operands));
     for (std::size_t j = 0; j < s.matrices().size(); ++j)
-      extents.push_back(extent(t.states[j], t, true, i, static_cast<int>(j) + 2));
+      extents.push_back(extent(t.states[j], t, true, i, static_cast<int>(j) + 2, operands));
     collapse(t, s.matrices().size());
     args.tensors.push_back(std::move(t));
   }
-  check_overlaps(kernel, std::move(extents), kind_, listed);
+  check_overlaps(kernel, extents, operands, kind_, listed);
 
   device_.backend().encode_optimizer(command_buffer.state(), args);
   encoded();

@@ -53,7 +53,7 @@ MPSNN_MULTIVERSION void forward_cell(const CellSlice& s, float* gates, const flo
 }
 
 MPSNN_MULTIVERSION void forward_output(const CellSlice& s, float* gates, const float* c_new, float* h,
-                                       std::size_t ld, float* scratch) {
+                                       std::size_t ld, float* h_copy, std::size_t ld_copy, float* scratch) {
   const std::size_t H = s.c.hidden_size, B = s.rows, j0 = s.j0, j1 = s.j1, n = j1 - j0;
   for (std::size_t r = 0; r < B; ++r) {
     float* go = gates + r * 4 * H + 3 * H;
@@ -65,6 +65,7 @@ MPSNN_MULTIVERSION void forward_output(const CellSlice& s, float* gates, const f
     activate(s.c.cell_output_neuron, scratch, n);
     float* hr = h + r * ld;
     for (std::size_t j = 0; j < n; ++j) hr[j0 + j] = go[j0 + j] * scratch[j];
+    if (h_copy) std::memcpy(h_copy + r * ld_copy + j0, hr + j0, n * sizeof(float));
   }
 }
 

@@ -21,8 +21,10 @@ struct CellSlice {
 // gates: [rows][4H] pre-activations in, activations out (the output gate's only
 // after forward_output). c_prev: [rows][H] or null (zeros).
 void forward_cell(const CellSlice& s, float* gates, const float* c_prev, float* c_new);
-// h: [rows][ld] of hidden output; `scratch` holds j1 - j0 floats.
-void forward_output(const CellSlice& s, float* gates, const float* c_new, float* h, std::size_t ld, float* scratch);
+// h: [rows][ld] of hidden output, also written to h_copy ([rows][ld_copy]) unless
+// null; `scratch` holds j1 - j0 floats.
+void forward_output(const CellSlice& s, float* gates, const float* c_new, float* h, std::size_t ld, float* h_copy,
+                    std::size_t ld_copy, float* scratch);
 
 // dy: [rows][ld_dy] or null. Writes the output gate's pre-activation gradient into
 // dgates and adds the cell's gradient through h to dc. `scratch`: 3 (j1 - j0).
