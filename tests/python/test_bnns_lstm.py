@@ -100,8 +100,9 @@ SWEEP = {
     "batch_first": Problem(batch_first=True, num_layers=2, bidirectional=True),
     "wider": Problem(input_size=17, hidden_size=24, batch=5, seq_len=9, num_layers=2, peephole="diagonal"),
     # Steps of 1+ MFLOP are shared among threads: by hidden units with a barrier
-    # a step ("threaded"), or, at 8+ rows a thread, by batch rows with the input
-    # projection inside the step ("rows_split"). test_threaded_plans_with_two_threads
+    # a step ("threaded"), or, at 8+ rows a thread (4+ when U fits L2), by batch
+    # rows with the input projection inside the step ("rows_split").
+    # test_threaded_plans_with_two_threads
     # runs these in a pool of two threads, so that they take those paths anywhere.
     "threaded_full_peephole": Problem(input_size=9, hidden_size=256, batch=4, seq_len=4, num_layers=2,
                                       bidirectional=True, peephole="full", scale=0.1),
@@ -109,6 +110,8 @@ SWEEP = {
                                     dropout=0.3, batch_first=True, peephole="diagonal", scale=0.1),
     "rows_split": Problem(input_size=20, hidden_size=128, batch=16, seq_len=5, num_layers=2, bidirectional=True,
                           peephole="diagonal", scale=0.15),
+    "rows_split_small_batch": Problem(input_size=20, hidden_size=64, batch=10, seq_len=5, num_layers=2,
+                                      bidirectional=True, peephole="diagonal", scale=0.2),
     "rows_split_nse_full_dropout": Problem(input_size=9, hidden_size=128, batch=17, seq_len=4, num_layers=2,
                                            batch_first=True, peephole="full", dropout=0.3, scale=0.15),
     # Weight gradients over more than one block of steps (T·B > 1024) and of
@@ -132,7 +135,7 @@ def test_threaded_plans_with_two_threads():
                              "-k", "test_fast_kernel_against_float64 and (rows_split or threaded)"],
                             env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "6 passed" in result.stdout, result.stdout
+    assert "7 passed" in result.stdout, result.stdout
 
 
 @pytest.mark.parametrize("name", ["default", "peephole_full", "dropout", "bidirectional_three_layers_full",

@@ -57,11 +57,16 @@ constexpr std::size_t kL2Bytes = std::size_t(1) << 20;
 // even when U does not fit its L2: 8 rows make 16 FLOP per weight loaded, and
 // at H = 512 this beat the other plan by 1-8% (B = 16 and 64). Otherwise each
 // thread owns a slice of hidden units (its weights stay in its cache) and the
-// threads meet at a barrier every step. Either way a part gets at least
-// kMinStepFlopsPerPart of each step's GEMM, so that tiny steps are not split
-// into parts smaller than a barrier's cost. The floor is low: on a 16-core
-// Xeon, 256/4/150 ran in 13 ms as 16 parts, 19-21 ms as 2 (1 MFLOP each).
+// threads meet at a barrier every step, unless U fits L2 and slices of 4+
+// rows make as many parts as slices of units would: then rows again, since a
+// barrier a step waits for the slowest thread (on a 16-core VM, 128/32/100
+// spent 42 us a step as 8 parts of units, ~8x their arithmetic). Either way a
+// part gets at least kMinStepFlopsPerPart of each step's GEMM, so that tiny
+// steps are not split into parts smaller than a barrier's cost. The floor is
+// low: on a 16-core Xeon, 256/4/150 ran in 13 ms as 16 parts, 19-21 ms as 2
+// (1 MFLOP each).
 constexpr double kMinStepFlopsPerPart = 1.25e5;
+constexpr std::size_t kMinRowsPerPart = 4;
 struct Plan {
   int parts;
   bool by_rows;
@@ -71,8 +76,11 @@ struct Plan {
     // Parts share a SpinBarrier, so no more than run at once (1 inside a pool task).
     const std::size_t useful = std::size_t(concurrent_parts(
         int(std::min<std::size_t>(threads(), std::size_t(step_flops / kMinStepFlopsPerPart)))));
-    by_rows = useful > 1 && B >= 8 * useful;
-    parts = int(by_rows ? useful : std::max<std::size_t>(1, std::min(useful, H / kPanelWidth)));
+    const std::size_t unit_parts = std::max<std::size_t>(1, std::min(useful, H / kPanelWidth));
+    const std::size_t row_parts = std::min(useful, B / kMinRowsPerPart);
+    const bool u_fits = 4 * H * H * sizeof(float) <= kL2Bytes;
+    by_rows = useful > 1 && (B >= 8 * useful || (u_fits && row_parts > 1 && row_parts >= unit_parts));
+    parts = int(!by_rows ? unit_parts : B >= 8 * useful ? useful : row_parts);
   }
   // Rows [r0, r1) and units [j0, j1) of one part.
   struct Part {
@@ -121,8 +129,9 @@ void gates_gemm(std::size_t rows, std::size_t n, const float* a, std::size_t lda
     small_gemm(rows, n, a, lda, packed, 4 * H, c, ldc, accumulate);
     return;
   }
-  for (int k = 0; k < 4; ++k)
-    small_gemm(rows, n, a, lda, packed + k * panel + j0 * n, j1 - j0, c + k * H + j0, ldc, accumulate);
+  PanelTarget targets[4];
+  for (int k = 0; k < 4; ++k) targets[k] = {packed + k * panel + j0 * n, j1 - j0, c + k * H + j0};
+  small_gemm(rows, n, a, lda, targets, 4, ldc, accumulate);
 }
 
 // run(r, count) over rows [0, rows) of an operand k floats wide, shared among

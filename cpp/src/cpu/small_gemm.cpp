@@ -132,47 +132,28 @@ MPSNN_INLINE void multiply_impl(std::size_t rows, std::size_t k, const float* at
   }
 }
 
-// small_gemm: A's rows transposed in blocks of MaxRows, then multiply_impl.
-template <int MaxRows, void (*Transpose)(const float*, std::size_t, std::size_t, std::size_t, float*)>
-MPSNN_INLINE void small_gemm_impl(std::size_t rows, std::size_t k, const float* a, std::size_t lda, const float* packed,
-                                  std::size_t columns, float* c, std::size_t ldc, bool accumulate) {
-  thread_local std::vector<float> transposed;
-  if (transposed.size() < k * rows) transposed.resize(k * rows);
-  float* at = transposed.data();
-  for (std::size_t r0 = 0; r0 < rows; r0 += MaxRows)
-    Transpose(a + r0 * lda, lda, std::min<std::size_t>(MaxRows, rows - r0), k, at + r0 * k);
-  multiply_impl<MaxRows>(rows, k, at, packed, columns, c, ldc, accumulate);
-}
-
-using Kernel = void (*)(std::size_t, std::size_t, const float*, std::size_t, const float*, std::size_t, float*,
-                        std::size_t, bool);
 using Multiplier = void (*)(std::size_t, std::size_t, const float*, const float*, std::size_t, float*, std::size_t,
                             bool);
 
 // One build per instruction set, chosen at run time: the rows held in registers
 // are as many as the register file allows (a panel is 1 zmm or 2 ymm or 4 xmm).
-#define MPSNN_KERNELS(isa, target, rows, transpose)                                                                  \
-  target void gemm_##isa(std::size_t r, std::size_t k, const float* a, std::size_t lda, const float* packed,        \
-                         std::size_t columns, float* c, std::size_t ldc, bool accumulate) {                        \
-    small_gemm_impl<rows, transpose>(r, k, a, lda, packed, columns, c, ldc, accumulate);                            \
-  }                                                                                                                 \
+#define MPSNN_KERNELS(isa, target, rows)                                                                             \
   target void multiply_##isa(std::size_t r, std::size_t k, const float* at, const float* packed,                    \
                              std::size_t columns, float* c, std::size_t ldc, bool accumulate) {                    \
     multiply_impl<rows>(r, k, at, packed, columns, c, ldc, accumulate);                                             \
   }
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-MPSNN_KERNELS(avx512, __attribute__((target("avx512f,avx512vl,fma"))), 16, transpose_rows_avx512)
-MPSNN_KERNELS(avx2, __attribute__((target("avx2,fma"))), 6, transpose_rows)
+MPSNN_KERNELS(avx512, __attribute__((target("avx512f,avx512vl,fma"))), 16)
+MPSNN_KERNELS(avx2, __attribute__((target("avx2,fma"))), 6)
 #endif
-MPSNN_KERNELS(generic, , 3, transpose_rows)
+MPSNN_KERNELS(generic, , 3)
 #undef MPSNN_KERNELS
 
 using Transposer = void (*)(const float*, std::size_t, std::size_t, std::size_t, float*);
 
-// The instruction set's kernels, its transposition for packing panels, and
-// the rows of A its kernels hold in registers.
+// The instruction set's kernel, its transposition (of A, and for packing
+// panels), and the rows of A its kernel holds in registers.
 struct Isa {
-  Kernel gemm;
   Multiplier multiply;
   Transposer transpose;
   std::size_t rows;
@@ -182,10 +163,10 @@ Isa choose() {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
-    return {gemm_avx512, multiply_avx512, transpose_rows_avx512, 16};
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return {gemm_avx2, multiply_avx2, transpose_rows, 6};
+    return {multiply_avx512, transpose_rows_avx512, 16};
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return {multiply_avx2, transpose_rows, 6};
 #endif
-  return {gemm_generic, multiply_generic, transpose_rows, 3};
+  return {multiply_generic, transpose_rows, 3};
 }
 
 const Isa isa = choose();
@@ -216,9 +197,22 @@ void pack_panels(const float* source, std::size_t stride, bool transposed, std::
   }
 }
 
+void small_gemm(std::size_t rows, std::size_t k, const float* a, std::size_t lda, const PanelTarget* targets,
+                std::size_t count, std::size_t ldc, bool accumulate) {
+  // A's rows transposed once, in blocks of the kernel's rows: [k][rows of the block].
+  thread_local std::vector<float> transposed;
+  if (transposed.size() < k * rows) transposed.resize(k * rows);
+  float* at = transposed.data();
+  for (std::size_t r0 = 0; r0 < rows; r0 += isa.rows)
+    isa.transpose(a + r0 * lda, lda, std::min(isa.rows, rows - r0), k, at + r0 * k);
+  for (std::size_t i = 0; i < count; ++i)
+    isa.multiply(rows, k, at, targets[i].packed, targets[i].columns, targets[i].c, ldc, accumulate);
+}
+
 void small_gemm(std::size_t rows, std::size_t k, const float* a, std::size_t lda, const float* packed,
                 std::size_t columns, float* c, std::size_t ldc, bool accumulate) {
-  isa.gemm(rows, k, a, lda, packed, columns, c, ldc, accumulate);
+  const PanelTarget target{packed, columns, c};
+  small_gemm(rows, k, a, lda, &target, 1, ldc, accumulate);
 }
 
 namespace {

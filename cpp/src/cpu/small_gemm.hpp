@@ -28,6 +28,16 @@ void pack_panels(const float* source, std::size_t stride, bool transposed, std::
 void small_gemm(std::size_t rows, std::size_t k, const float* a, std::size_t lda, const float* packed,
                 std::size_t columns, float* c, std::size_t ldc, bool accumulate);
 
+// One packed right operand and the columns of C it makes.
+struct PanelTarget {
+  const float* packed;
+  std::size_t columns;
+  float* c;
+};
+// small_gemm for several right operands sharing A: A is transposed once.
+void small_gemm(std::size_t rows, std::size_t k, const float* a, std::size_t lda, const PanelTarget* targets,
+                std::size_t count, std::size_t ldc, bool accumulate);
+
 // Columns of the right operand of gemm_tn: row kk of the block is `columns`
 // floats at rows[kk], or zeros where rows[kk] is null.
 struct RowBlock {
