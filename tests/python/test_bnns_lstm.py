@@ -138,6 +138,24 @@ def test_threaded_plans_with_two_threads():
     assert "7 passed" in result.stdout, result.stdout
 
 
+NARROW_SWEEP = ["wider", "peephole_full", "batch_first", "threaded_full_peephole", "rows_split_small_batch",
+                "threaded_long_weight_gradient"]
+
+
+@pytest.mark.parametrize("kernels", ["avx2", "generic"])
+def test_narrower_cpu_kernels(kernels):
+    """The packed kernels hold 6 (AVX2) or 3 (generic) rows in registers rather
+    than 16, and gemm_tn's grouped gate gradients are that wide: the same checks
+    with those kernels (MPSNN_CPU_KERNELS), on two threads."""
+    env = dict(os.environ, MPSNN_NUM_THREADS="2", MPSNN_CPU_KERNELS=kernels)
+    names = " or ".join(f"[{name}]" for name in NARROW_SWEEP)
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__,
+                             "-k", f"test_fast_kernel_against_float64 and ({names})"],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{len(NARROW_SWEEP)} passed" in result.stdout, result.stdout
+
+
 @pytest.mark.parametrize("name", ["default", "peephole_full", "dropout", "bidirectional_three_layers_full",
                                   "batch_first", "softplus_elu_relu6", "hidden_abs", "zero_initial_states"])
 def test_reference_kernel_against_float64(name):

@@ -1,9 +1,11 @@
-// The fast CPU LSTM. The input projection of all steps is a GEMM per gate;
-// then each thread runs, per step, a packed small-batch GEMM against U and the
-// fused element-wise pass for its share (a slice of hidden units, with one
-// barrier a step, or a slice of the batch, with none: see Plan). Weight
-// gradients are large GEMMs after the loop. The reference kernel beside it
-// (lstm_reference.cpp) is its check.
+// The fast CPU LSTM. The input projection of all steps is one GEMM (or part
+// of each step, when threads own rows and W and U fit L2); then each thread
+// runs, per step, a packed small-batch GEMM against U and the fused
+// element-wise passes for its share (a slice of hidden units, with one barrier
+// a step, or a slice of the batch, with none: see Plan). Backward mirrors it,
+// with dx inside the step when threads own rows; the weight gradients are one
+// GEMM over all steps after the loop (gemm_tn). The reference kernel beside
+// it (lstm_reference.cpp) is its check.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -21,7 +23,8 @@ namespace {
 
 using detail::LstmConfig;
 enum : std::size_t { slot_gates, slot_cells, slot_out0, slot_out1, slot_input, slot_row, slot_dg, slot_dx0,
-                     slot_dx1, slot_dh, slot_dc, slot_packed, slot_packed_w, slot_dv, slot_stacked };
+                     slot_dx1, slot_dh, slot_dc, slot_packed, slot_packed_w, slot_dv, slot_stacked, slot_dg_step,
+                     slot_dg_rows };
 
 // A sequence as [T][B][width]: `step` elements between steps, `row` between
 // batch rows (contiguous unless it is the user's, in NSE).
@@ -130,8 +133,8 @@ void gates_gemm(std::size_t rows, std::size_t n, const float* a, std::size_t lda
     return;
   }
   PanelTarget targets[4];
-  for (int k = 0; k < 4; ++k) targets[k] = {packed + k * panel + j0 * n, j1 - j0, c + k * H + j0};
-  small_gemm(rows, n, a, lda, targets, 4, ldc, accumulate);
+  for (int k = 0; k < 4; ++k) targets[k] = {packed + k * panel + j0 * n, j1 - j0, c + k * H + j0, ldc, accumulate};
+  small_gemm(rows, n, a, lda, targets, 4);
 }
 
 // run(r, count) over rows [0, rows) of an operand k floats wide, shared among
@@ -244,12 +247,21 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
   const std::size_t width = c.layer_input(l);
   const Peepholes peepholes(c, p);
   const float* const* full = peepholes.full;
-  float* dgates = scratch(slot_dg, T * B * G4);
+  // Gate gradients, grouped for gemm_tn and the dx product, copied there from
+  // a buffer of two steps (the step's GEMMs read it hot; a barrier a step
+  // keeps the parts a step apart at most); also by rows for full peepholes.
+  const GroupedMatrix dgates{scratch(slot_dg, T * B * G4), T * B, G4};
+  float* step_dg = scratch(slot_dg_step, 2 * B * G4);
+  float* dgates_rows = full[0] || full[1] || full[2] || full[3] ? scratch(slot_dg_rows, T * B * G4) : nullptr;
   float* dh = scratch(slot_dh, B * H);  // gradient reaching h of the step being processed
   float* dc = scratch(slot_dc, B * H);  // gradient reaching c of the step being processed
 
   const Plan plan(c);
   const float* packed_u = pack_gates(slot_packed, p.u, H, H, false);
+  // dx: with each thread on its own rows, inside the step, from the same
+  // transposed gate gradients as dh; otherwise for all steps after the loop.
+  const bool dx_in_step = dx && plan.by_rows;
+  const float* packed_w = dx ? pack_gates(slot_packed_w, p.w, H, width, false) : nullptr;
   // Diagonal peephole gradients: one accumulator per part, summed after the loop.
   float* dv_parts = scratch(slot_dv, plan.parts * 4 * H);
   std::fill(dv_parts, dv_parts + plan.parts * 4 * H, 0.0f);
@@ -271,7 +283,7 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
       const float* c_prev = s == T - 1 ? (c0 ? c0 + r0 * H : nullptr) : cells + (previous * B + r0) * H;
       const float* g = gates + (t * B + r0) * G4;
       const float* c_now = cells + (t * B + r0) * H;
-      float* dg = dgates + (t * B + r0) * G4;
+      float* dg = step_dg + (s % 2) * B * G4 + r0 * G4;
       float* dhr = dh + r0 * H;
       float* dcr = dc + r0 * H;
       if (work)
@@ -280,12 +292,22 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
         if (!plan.by_rows) barrier.wait();
         if (work) sgemm(false, false, rows, n, H, 1.0f, dg + 3 * H, G4, full[3] + j0, H, 1.0f, dcr + j0, H);
       }
-      if (work) backward_gates(slice, g, c_now, c_prev, dcr, dg, dv_parts + part * 4 * H);
+      if (work) {
+        backward_gates(slice, g, c_now, c_prev, dcr, dg, dv_parts + part * 4 * H);
+        for (int k = 0; k < 4; ++k) {
+          copy_to_groups(dg, G4, rows, k * H + j0, k * H + j1, dgates, t * B + r0);
+          for (std::size_t r = 0; dgates_rows && r < rows; ++r)
+            std::memcpy(dgates_rows + (t * B + r0 + r) * G4 + k * H + j0, dg + r * G4 + k * H + j0, n * sizeof(float));
+        }
+      }
       if (!plan.by_rows) barrier.wait();  // the GEMMs below read every unit's gate gradients
       if (!work) continue;
       for (int k = 0; k < 3; ++k)
         if (full[k]) sgemm(false, false, rows, n, H, 1.0f, dg + k * H, G4, full[k] + j0, H, 1.0f, dcr + j0, H);
-      small_gemm(rows, G4, dg, G4, packed_u + j0 * G4, n, dhr + j0, H, false);
+      const PanelTarget targets[2] = {{packed_u + j0 * G4, n, dhr + j0, H, false},
+                                      {packed_w, width, dx_in_step ? dx + (t * B + r0) * width : nullptr, width,
+                                       accumulate_dx}};
+      small_gemm(rows, G4, dg, G4, targets, dx_in_step ? 2 : 1);
     }
   });
   if (dh0) std::memcpy(dh0, dh, B * H * sizeof(float));
@@ -314,7 +336,7 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
   const std::size_t columns = (want_w ? width : 0) + (want_u ? H : 0);
   float* stacked = scratch(slot_stacked, G4 * columns + G4);
   float* bias_sums = stacked + G4 * columns;
-  gemm_tn(G4, T * B, dgates, G4, blocks, stacked, columns, bias_sums);
+  gemm_tn(dgates, blocks, stacked, columns, bias_sums);
   // On all threads: one thread's copy was 5% of a step at H = 1024 on 16 cores.
   parallel_for(threads(), [&](int part) {
     std::size_t i0, i1;
@@ -328,13 +350,15 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
     }
   });
   for (int k = 0; k < 4; ++k) {
-    const float* dgk = dgates + k * H;
-    if (float* dv = grads.v[k]; dv && p.v[k]) {
-      if (c.peephole_diagonal) {
-        std::fill(dv, dv + H, 0.0f);
-        for (int part = 0; part < plan.parts; ++part)
-          for (std::size_t j = 0; j < H; ++j) dv[j] += dv_parts[part * 4 * H + k * H + j];
-      } else if (k < 3) {  // V_k reads the previous cell
+    float* dv = grads.v[k];
+    if (!dv || !p.v[k]) continue;
+    if (c.peephole_diagonal) {
+      std::fill(dv, dv + H, 0.0f);
+      for (int part = 0; part < plan.parts; ++part)
+        for (std::size_t j = 0; j < H; ++j) dv[j] += dv_parts[part * 4 * H + k * H + j];
+    } else {
+      const float* dgk = dgates_rows + k * H;
+      if (k < 3) {  // V_k reads the previous cell
         if (T > 1)
           sgemm_parallel(true, false, H, H, (T - 1) * B, 1.0f, dgk + later * B * G4, G4, cells + earlier * B * H, H,
                          0.0f, dv, H);
@@ -346,10 +370,9 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
       }
     }
   }
-  if (dx) {  // dx (+)= dgates · [W_i; W_f; W_c; W_o]
-    const float* packed_w = pack_gates(slot_packed_w, p.w, H, width, false);
+  if (dx && !dx_in_step) {  // dx (+)= dgates · [W_i; W_f; W_c; W_o]
     for_row_chunks(T * B, G4, [&](std::size_t r, std::size_t count) {
-      small_gemm(count, G4, dgates + r * G4, G4, packed_w, width, dx + r * width, width, accumulate_dx);
+      small_gemm(count, dgates, r, packed_w, width, dx + r * width, width, accumulate_dx);
     });
   }
 }

@@ -3,7 +3,9 @@
 #include "cpu/thread_pool.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -159,12 +161,17 @@ struct Isa {
   std::size_t rows;
 };
 
+// The widest the CPU runs, or a narrower one that MPSNN_CPU_KERNELS names
+// (avx2, generic): the tests run every width on one machine.
 Isa choose() {
+  const char* asked = std::getenv("MPSNN_CPU_KERNELS");
+  const std::string cap = asked ? asked : "";
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
+  if (cap.empty() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
     return {multiply_avx512, transpose_rows_avx512, 16};
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return {multiply_avx2, transpose_rows, 6};
+  if (cap != "generic" && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    return {multiply_avx2, transpose_rows, 6};
 #endif
   return {multiply_generic, transpose_rows, 3};
 }
@@ -198,33 +205,77 @@ void pack_panels(const float* source, std::size_t stride, bool transposed, std::
 }
 
 void small_gemm(std::size_t rows, std::size_t k, const float* a, std::size_t lda, const PanelTarget* targets,
-                std::size_t count, std::size_t ldc, bool accumulate) {
+                std::size_t count) {
   // A's rows transposed once, in blocks of the kernel's rows: [k][rows of the block].
   thread_local std::vector<float> transposed;
   if (transposed.size() < k * rows) transposed.resize(k * rows);
   float* at = transposed.data();
   for (std::size_t r0 = 0; r0 < rows; r0 += isa.rows)
     isa.transpose(a + r0 * lda, lda, std::min(isa.rows, rows - r0), k, at + r0 * k);
-  for (std::size_t i = 0; i < count; ++i)
-    isa.multiply(rows, k, at, targets[i].packed, targets[i].columns, targets[i].c, ldc, accumulate);
+  for (std::size_t i = 0; i < count; ++i) {
+    const PanelTarget& t = targets[i];
+    isa.multiply(rows, k, at, t.packed, t.columns, t.c, t.ldc, t.accumulate);
+  }
 }
 
 void small_gemm(std::size_t rows, std::size_t k, const float* a, std::size_t lda, const float* packed,
                 std::size_t columns, float* c, std::size_t ldc, bool accumulate) {
-  const PanelTarget target{packed, columns, c};
-  small_gemm(rows, k, a, lda, &target, 1, ldc, accumulate);
+  const PanelTarget target{packed, columns, c, ldc, accumulate};
+  small_gemm(rows, k, a, lda, &target, 1);
+}
+
+std::size_t kernel_rows() { return isa.rows; }
+
+namespace {
+
+// Group q's width and first float in a GroupedMatrix.
+std::size_t group_width(const GroupedMatrix& a, std::size_t q) { return std::min(isa.rows, a.m - q * isa.rows); }
+float* group_data(const GroupedMatrix& a, std::size_t q) { return a.data + q * isa.rows * a.k; }
+
+}  // namespace
+
+void copy_to_groups(const float* source, std::size_t ld, std::size_t rows, std::size_t c0, std::size_t c1,
+                    const GroupedMatrix& grouped, std::size_t row0) {
+  const std::size_t g = isa.rows;
+  for (std::size_t q = c0 / g; q * g < c1; ++q) {
+    const std::size_t w = group_width(grouped, q), begin = std::max(c0, q * g), end = std::min(c1, q * g + w);
+    float* to = group_data(grouped, q) + row0 * w + (begin - q * g);
+    const float* from = source + begin;
+    if (end - begin == kPanelWidth) {  // a constant size: one vector move, not a call
+      for (std::size_t r = 0; r < rows; ++r) std::memcpy(to + r * w, from + r * ld, kPanelWidth * sizeof(float));
+    } else {
+      for (std::size_t r = 0; r < rows; ++r) std::memcpy(to + r * w, from + r * ld, (end - begin) * sizeof(float));
+    }
+  }
+}
+
+void small_gemm(std::size_t rows, const GroupedMatrix& a, std::size_t row0, const float* packed, std::size_t columns,
+                float* c, std::size_t ldc, bool accumulate) {
+  // As the other small_gemm, but each block of A's rows is transposed group by
+  // group: a group's [rows][w] tile is the block's next w rows of [k][rows].
+  const std::size_t k = a.m;
+  thread_local std::vector<float> transposed;
+  if (transposed.size() < k * rows) transposed.resize(k * rows);
+  float* at = transposed.data();
+  for (std::size_t r0 = 0; r0 < rows; r0 += isa.rows) {
+    const std::size_t block = std::min(isa.rows, rows - r0);
+    for (std::size_t q = 0; q * isa.rows < k; ++q) {
+      const std::size_t w = group_width(a, q);
+      isa.transpose(group_data(a, q) + (row0 + r0) * w, w, block, w, at + r0 * k + q * isa.rows * block);
+    }
+  }
+  isa.multiply(rows, k, at, packed, columns, c, ldc, accumulate);
 }
 
 namespace {
 
-// gemm_tn's blocking: per block of kTnK rows of A and B, a part packs its
-// rows of A (into L2) and its share of B's panels, then multiplies each of its
-// register groups of A (kTnK x 16 floats) by every panel. Each block reloads
-// C's tiles, so blocks are long: 256 -> 1024 rows took a thread from 90 to
-// 97-104 GFLOP/s on the LSTM's weight-gradient shapes.
+// gemm_tn's blocking: per block of kTnK rows of A and B, the parts pack B's
+// panels together, then each multiplies its groups of A (kTnK x 16 floats,
+// read in place) by every panel. Each block reloads C's tiles, so blocks are
+// long: 256 -> 1024 rows took a thread from 90 to 97-104 GFLOP/s on the LSTM's
+// weight-gradient shapes.
 constexpr std::size_t kTnK = 1024;
 constexpr std::size_t kTnColumns = 512;
-constexpr std::size_t kTnChunkFloats = (std::size_t(512) << 10) / sizeof(float);  // a part's A block: 512 KB
 
 // Panels of B's columns [g0, g1) over rows [k0, k0 + kb), panel q at
 // packed + q * kb * kPanelWidth.
@@ -254,8 +305,8 @@ void pack_row_panels(const std::vector<RowBlock>& blocks, std::size_t g0, std::s
 
 }  // namespace
 
-void gemm_tn(std::size_t m, std::size_t k, const float* a, std::size_t lda, const std::vector<RowBlock>& blocks,
-             float* c, std::size_t ldc, float* a_sums) {
+void gemm_tn(const GroupedMatrix& a, const std::vector<RowBlock>& blocks, float* c, std::size_t ldc, float* a_sums) {
+  const std::size_t m = a.m, k = a.k;
   std::size_t n = 0;
   for (const RowBlock& block : blocks) n += block.columns;
   const std::size_t group = isa.rows;
@@ -268,12 +319,6 @@ void gemm_tn(std::size_t m, std::size_t k, const float* a, std::size_t lda, cons
   parallel_for(parts, [&](int part) {
     std::size_t m0, m1;
     split(m, parts, part, group, m0, m1);
-    // This part's rows of the A block in chunks that fit half of L2, each
-    // [group][kb][rows of the group]: read row by row (sequential runs of
-    // the chunk's rows), read back group by group.
-    const std::size_t chunk = std::max(group, kTnChunkFloats / kTnK / group * group);
-    thread_local std::vector<float> at;
-    if (at.size() < kTnK * chunk) at.resize(kTnK * chunk);
     if (a_sums) std::fill(a_sums + m0, a_sums + m1, 0.0f);
     int next = 0;
     std::size_t j0 = 0;
@@ -288,22 +333,13 @@ void gemm_tn(std::size_t m, std::size_t k, const float* a, std::size_t lda, cons
           pack_row_panels(blocks, j0 + p0 * kPanelWidth, j0 + std::min(nb, p1 * kPanelWidth), k0, kb,
                           packed[next] + p0 * kb * kPanelWidth);
         barrier.wait();
-        for (std::size_t c0 = m0; c0 < m1; c0 += chunk) {
-          const std::size_t c1 = std::min(m1, c0 + chunk);
-          for (std::size_t kk = 0; kk < kb; ++kk) {
-            const float* from = a + (k0 + kk) * lda;
-            for (std::size_t r0 = c0; r0 < c1; r0 += group) {
-              const std::size_t rows = std::min(group, c1 - r0);
-              float* to = at.data() + (r0 - c0) * kb + kk * rows;
-              if (rows == kPanelWidth) std::memcpy(to, from + r0, kPanelWidth * sizeof(float));  // inlined, no call
-              else for (std::size_t r = 0; r < rows; ++r) to[r] = from[r0 + r];
-            }
-            if (a_sums && j0 == 0)
-              for (std::size_t r = c0; r < c1; ++r) a_sums[r] += from[r];
-          }
-          for (std::size_t r0 = c0; r0 < c1; r0 += group)
-            isa.multiply(std::min(group, c1 - r0), kb, at.data() + (r0 - c0) * kb, packed[next], nb,
-                         c + r0 * ldc + j0, ldc, k0 > 0);
+        for (std::size_t r0 = m0; r0 < m1; r0 += group) {
+          const std::size_t w = group_width(a, r0 / group);
+          const float* at = group_data(a, r0 / group) + k0 * w;  // [kb][w], in place
+          if (a_sums && j0 == 0)
+            for (std::size_t kk = 0; kk < kb; ++kk)
+              for (std::size_t r = 0; r < w; ++r) a_sums[r0 + r] += at[kk * w + r];
+          isa.multiply(w, kb, at, packed[next], nb, c + r0 * ldc + j0, ldc, k0 > 0);
         }
       }
       j0 += kTnColumns;

@@ -28,15 +28,38 @@ void pack_panels(const float* source, std::size_t stride, bool transposed, std::
 void small_gemm(std::size_t rows, std::size_t k, const float* a, std::size_t lda, const float* packed,
                 std::size_t columns, float* c, std::size_t ldc, bool accumulate);
 
-// One packed right operand and the columns of C it makes.
+// One packed right operand and the C it makes ([rows][ldc], `columns` wide).
 struct PanelTarget {
   const float* packed;
   std::size_t columns;
   float* c;
+  std::size_t ldc;
+  bool accumulate;
 };
 // small_gemm for several right operands sharing A: A is transposed once.
 void small_gemm(std::size_t rows, std::size_t k, const float* a, std::size_t lda, const PanelTarget* targets,
-                std::size_t count, std::size_t ldc, bool accumulate);
+                std::size_t count);
+
+// A [k][m] matrix stored as column groups of kernel_rows() columns (the last
+// may be narrower): group q, columns [q·g, q·g + w_q), at data + q·g·k as
+// [k][w_q]. gemm_tn reads it in place, as its kernel's register block; the
+// LSTM writes its gate gradients this way while they are hot.
+struct GroupedMatrix {
+  float* data;
+  std::size_t k, m;
+};
+
+// The group width of GroupedMatrix: the rows of A the kernel holds in registers.
+std::size_t kernel_rows();
+
+// Rows [row0, row0 + rows), columns [c0, c1) of `grouped` = those of source
+// (element (r, c) at source[r·ld + c]).
+void copy_to_groups(const float* source, std::size_t ld, std::size_t rows, std::size_t c0, std::size_t c1,
+                    const GroupedMatrix& grouped, std::size_t row0);
+
+// small_gemm with A = rows [row0, row0 + rows) of a GroupedMatrix (k = its m).
+void small_gemm(std::size_t rows, const GroupedMatrix& a, std::size_t row0, const float* packed, std::size_t columns,
+                float* c, std::size_t ldc, bool accumulate);
 
 // Columns of the right operand of gemm_tn: row kk of the block is `columns`
 // floats at rows[kk], or zeros where rows[kk] is null.
@@ -46,12 +69,11 @@ struct RowBlock {
 };
 
 // C[i][j] = Σ_kk A[kk][i] · B[kk][j] for i < m and a long k, on the pool: the
-// weight gradients of a recurrent layer, A its gate gradients ([T·B][lda]),
-// B its inputs or previous states (one row per step and batch row), whose
-// columns are `blocks` side by side. C: [m][ldc], written. With `a_sums`
-// ([m], written), also A's column sums (the bias gradients), from the same
-// pass over A. A, B and C must not overlap.
-void gemm_tn(std::size_t m, std::size_t k, const float* a, std::size_t lda, const std::vector<RowBlock>& blocks,
-             float* c, std::size_t ldc, float* a_sums);
+// weight gradients of a recurrent layer, A its gate gradients ([T·B][4H],
+// grouped), B its inputs or previous states (one row per step and batch row),
+// whose columns are `blocks` side by side. C: [m][ldc], written. With
+// `a_sums` ([m], written), also A's column sums (the bias gradients). A, B and
+// C must not overlap.
+void gemm_tn(const GroupedMatrix& a, const std::vector<RowBlock>& blocks, float* c, std::size_t ldc, float* a_sums);
 
 }  // namespace mpsnn::cpu
