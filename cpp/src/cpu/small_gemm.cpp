@@ -162,13 +162,14 @@ struct Isa {
 };
 
 // The widest the CPU runs, or a narrower one that MPSNN_CPU_KERNELS names
-// (avx2, generic): the tests run every width on one machine.
+// (avx2, generic; other values: the widest): the tests run every width on one
+// machine.
 Isa choose() {
   const char* asked = std::getenv("MPSNN_CPU_KERNELS");
   const std::string cap = asked ? asked : "";
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   __builtin_cpu_init();
-  if (cap.empty() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
+  if (cap != "avx2" && cap != "generic" && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
     return {multiply_avx512, transpose_rows_avx512, 16};
   if (cap != "generic" && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
     return {multiply_avx2, transpose_rows, 6};
@@ -204,12 +205,21 @@ void pack_panels(const float* source, std::size_t stride, bool transposed, std::
   }
 }
 
+namespace {
+
+// The calling thread's buffer for A transposed.
+float* transposed_buffer(std::size_t floats) {
+  thread_local std::vector<float> buffer;
+  if (buffer.size() < floats) buffer.resize(floats);
+  return buffer.data();
+}
+
+}  // namespace
+
 void small_gemm(std::size_t rows, std::size_t k, const float* a, std::size_t lda, const PanelTarget* targets,
                 std::size_t count) {
   // A's rows transposed once, in blocks of the kernel's rows: [k][rows of the block].
-  thread_local std::vector<float> transposed;
-  if (transposed.size() < k * rows) transposed.resize(k * rows);
-  float* at = transposed.data();
+  float* at = transposed_buffer(k * rows);
   for (std::size_t r0 = 0; r0 < rows; r0 += isa.rows)
     isa.transpose(a + r0 * lda, lda, std::min(isa.rows, rows - r0), k, at + r0 * k);
   for (std::size_t i = 0; i < count; ++i) {
@@ -254,9 +264,7 @@ void small_gemm(std::size_t rows, const GroupedMatrix& a, std::size_t row0, cons
   // As the other small_gemm, but each block of A's rows is transposed group by
   // group: a group's [rows][w] tile is the block's next w rows of [k][rows].
   const std::size_t k = a.m;
-  thread_local std::vector<float> transposed;
-  if (transposed.size() < k * rows) transposed.resize(k * rows);
-  float* at = transposed.data();
+  float* at = transposed_buffer(k * rows);
   for (std::size_t r0 = 0; r0 < rows; r0 += isa.rows) {
     const std::size_t block = std::min(isa.rows, rows - r0);
     for (std::size_t q = 0; q * isa.rows < k; ++q) {
