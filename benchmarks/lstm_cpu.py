@@ -78,7 +78,10 @@ def torch_step(problem: Problem, torch):
 
 
 def sgemm_rate(repeats: int) -> float:
-    """GFLOP/s of mpsnn's sgemm on 2048^3, the ceiling the LSTM's GEMMs run against."""
+    """GFLOP/s of mpsnn's sgemm on 2048^3, the ceiling the LSTM's GEMMs run against:
+    the fastest of three blocks' medians, since a peak is what the machine gives
+    when nothing else takes a core (one block alone once read half the rate on
+    2 cores, and every "of sgemm" figure above 150%)."""
     device, n = mpsnn.Device("cpu"), 2048
     rng = np.random.default_rng(0)
     a, b = (mpsnn.Matrix.from_numpy(device, rng.standard_normal((n, n), dtype=np.float32)) for _ in range(2))
@@ -91,7 +94,8 @@ def sgemm_rate(repeats: int) -> float:
         buffer.commit()
         buffer.wait_until_completed()
 
-    return 2 * n**3 / alternate({"sgemm": run}, repeats, rounds=1)["sgemm"] / 1e9
+    blocks = [alternate({"sgemm": run}, repeats, rounds=1)["sgemm"] for _ in range(3)]
+    return 2 * n**3 / min(blocks) / 1e9
 
 
 def measure(config: str, repeats: int, rounds: int, torch, peak: float) -> dict:
