@@ -23,7 +23,7 @@ namespace {
 
 using detail::LstmConfig;
 enum : std::size_t { slot_gates, slot_cells, slot_out0, slot_out1, slot_input, slot_row, slot_dg, slot_dx0,
-                     slot_dx1, slot_dh, slot_dc, slot_packed, slot_packed_w, slot_dv, slot_stacked, slot_dg_step,
+                     slot_dx1, slot_dh, slot_dc, slot_packed, slot_packed_w, slot_sums, slot_stacked, slot_dg_step,
                      slot_dg_rows };
 
 // A sequence as [T][B][width]: `step` elements between steps, `row` between
@@ -266,9 +266,13 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
   // for all steps after the loop.
   const bool dx_in_step = dx && plan.by_rows && 16 * H * (width + H) <= kL3Bytes / 4;
   const float* packed_w = dx ? pack_gates(slot_packed_w, p.w, H, width, false) : nullptr;
-  // Diagonal peephole gradients: one accumulator per part, summed after the loop.
-  float* dv_parts = scratch(slot_dv, plan.parts * 4 * H);
-  std::fill(dv_parts, dv_parts + plan.parts * 4 * H, 0.0f);
+  // Diagonal peephole and bias gradients: accumulators [4H] of each part
+  // (dv of part p at sums + 2p·4H, db after it), summed after the loop. The
+  // bias sums come from the step's hot gate gradients: summed from dgates
+  // after the loop they cost ~4% of a step at H = 128 (a second pass over it).
+  const bool want_b = grads.b[0] || grads.b[1] || grads.b[2] || grads.b[3];
+  float* sums = scratch(slot_sums, plan.parts * 2 * G4);
+  std::fill(sums, sums + plan.parts * 2 * G4, 0.0f);
   SpinBarrier barrier(plan.parts);
   parallel_for(plan.parts, [&](int part) {
     const Plan::Part range = plan.part(c, part);
@@ -297,7 +301,8 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
         if (work) sgemm(false, false, rows, n, H, 1.0f, dg + 3 * H, G4, full[3] + j0, H, 1.0f, dcr + j0, H);
       }
       if (work) {
-        backward_gates(slice, g, c_now, c_prev, dcr, dg, dv_parts + part * 4 * H);
+        float* dv = sums + part * 2 * G4;
+        backward_gates(slice, g, c_now, c_prev, dcr, dg, dv, want_b ? dv + G4 : nullptr);
         for (int k = 0; k < 4; ++k) {
           copy_to_groups(dg, G4, rows, k * H + j0, k * H + j1, dgates, t * B + r0);
           for (std::size_t r = 0; dgates_rows && r < rows; ++r)
@@ -321,8 +326,8 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
   // gradients with the state before it: for the forward direction steps 1..
   // with states 0.., for the backward one the reverse.
   const std::size_t later = d == 0 ? 1 : 0, earlier = d == 0 ? 0 : 1, first = d == 0 ? 0 : T - 1;
-  // dW, dU and the bias gradients in one pass over dgates: [dW | dU] =
-  // dgatesᵀ · [x | h_prev] with one row of x and h_prev per (step, batch row).
+  // dW and dU in one pass over dgates: [dW | dU] = dgatesᵀ · [x | h_prev]
+  // with one row of x and h_prev per (step, batch row).
   const bool want_w = grads.w[0] || grads.w[1] || grads.w[2] || grads.w[3];
   const bool want_u = grads.u[0] || grads.u[1] || grads.u[2] || grads.u[3];
   std::vector<const float*> x_rows(want_w ? T * B : 0), h_rows(want_u ? T * B : 0);
@@ -338,9 +343,10 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
   if (want_w) blocks.push_back({x_rows.data(), width});
   if (want_u) blocks.push_back({h_rows.data(), H});
   const std::size_t columns = (want_w ? width : 0) + (want_u ? H : 0);
-  float* stacked = scratch(slot_stacked, G4 * columns + G4);
-  float* bias_sums = stacked + G4 * columns;
-  gemm_tn(dgates, blocks, stacked, columns, bias_sums);
+  float* stacked = scratch(slot_stacked, G4 * columns);
+  if (columns) gemm_tn(dgates, blocks, stacked, columns);
+  for (int part = 1; part < plan.parts; ++part)  // sums of part 0 += those of the others
+    for (std::size_t i = 0; i < 2 * G4; ++i) sums[i] += sums[part * 2 * G4 + i];
   // On all threads: one thread's copy was 5% of a step at H = 1024 on 16 cores.
   parallel_for(threads(), [&](int part) {
     std::size_t i0, i1;
@@ -350,16 +356,14 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
       const float* row = stacked + i * columns;
       if (grads.w[k]) std::memcpy(grads.w[k] + j * width, row, width * sizeof(float));
       if (grads.u[k]) std::memcpy(grads.u[k] + j * H, row + (want_w ? width : 0), H * sizeof(float));
-      if (grads.b[k]) grads.b[k][j] = bias_sums[i];
+      if (grads.b[k]) grads.b[k][j] = sums[G4 + i];
     }
   });
   for (int k = 0; k < 4; ++k) {
     float* dv = grads.v[k];
     if (!dv || !p.v[k]) continue;
     if (c.peephole_diagonal) {
-      std::fill(dv, dv + H, 0.0f);
-      for (int part = 0; part < plan.parts; ++part)
-        for (std::size_t j = 0; j < H; ++j) dv[j] += dv_parts[part * 4 * H + k * H + j];
+      std::memcpy(dv, sums + k * H, H * sizeof(float));
     } else {
       const float* dgk = dgates_rows + k * H;
       if (k < 3) {  // V_k reads the previous cell

@@ -97,7 +97,7 @@ MPSNN_MULTIVERSION void backward_output(const CellSlice& s, const float* gates, 
 }
 
 MPSNN_MULTIVERSION void backward_gates(const CellSlice& s, const float* gates, const float* c_now,
-                                       const float* c_prev, float* dc, float* dgates, float* dv) {
+                                       const float* c_prev, float* dc, float* dgates, float* dv, float* db) {
   const std::size_t H = s.c.hidden_size, B = s.rows, j0 = s.j0, j1 = s.j1, n = j1 - j0;
   for (std::size_t r = 0; r < B; ++r) {
     const float* gr = gates + r * 4 * H;
@@ -121,6 +121,9 @@ MPSNN_MULTIVERSION void backward_gates(const CellSlice& s, const float* gates, c
     }
     if (s.v[3])
       for (std::size_t j = j0; j < j1; ++j) dv[3 * H + j] += dgi[3 * H + j] * cr[j];
+    if (db)
+      for (int k = 0; k < 4; ++k)
+        for (std::size_t j = j0; j < j1; ++j) db[k * H + j] += dgi[k * H + j];
   }
 }
 

@@ -31,8 +31,10 @@ void forward_output(const CellSlice& s, float* gates, const float* c_new, float*
 void backward_output(const CellSlice& s, const float* gates, const float* c_now, const float* dh,
                      const float* dy, std::size_t ld_dy, float* dc, float* dgates, float* scratch);
 // Gradients of the input, forget and cell gates; moves dc one step back;
-// accumulates diagonal peephole gradients into dv ([4][H]) where s.v[k] is set.
+// accumulates diagonal peephole gradients into dv ([4][H]) where s.v[k] is set
+// and, unless db is null, every gate's pre-activation gradient (the bias
+// gradients) into db ([4][H]).
 void backward_gates(const CellSlice& s, const float* gates, const float* c_now, const float* c_prev, float* dc,
-                    float* dgates, float* dv);
+                    float* dgates, float* dv, float* db);
 
 }  // namespace mpsnn::cpu

@@ -313,7 +313,7 @@ void pack_row_panels(const std::vector<RowBlock>& blocks, std::size_t g0, std::s
 
 }  // namespace
 
-void gemm_tn(const GroupedMatrix& a, const std::vector<RowBlock>& blocks, float* c, std::size_t ldc, float* a_sums) {
+void gemm_tn(const GroupedMatrix& a, const std::vector<RowBlock>& blocks, float* c, std::size_t ldc) {
   const std::size_t m = a.m, k = a.k;
   std::size_t n = 0;
   for (const RowBlock& block : blocks) n += block.columns;
@@ -327,10 +327,8 @@ void gemm_tn(const GroupedMatrix& a, const std::vector<RowBlock>& blocks, float*
   parallel_for(parts, [&](int part) {
     std::size_t m0, m1;
     split(m, parts, part, group, m0, m1);
-    if (a_sums) std::fill(a_sums + m0, a_sums + m1, 0.0f);
     int next = 0;
-    std::size_t j0 = 0;
-    do {  // at least once, so that a_sums is written when B has no columns
+    for (std::size_t j0 = 0; j0 < n; j0 += kTnColumns) {
       const std::size_t nb = std::min(kTnColumns, n - j0), panels = (nb + kPanelWidth - 1) / kPanelWidth;
       for (std::size_t k0 = 0; k0 < k; k0 += kTnK, next ^= 1) {
         const std::size_t kb = std::min(kTnK, k - k0);
@@ -344,14 +342,10 @@ void gemm_tn(const GroupedMatrix& a, const std::vector<RowBlock>& blocks, float*
         for (std::size_t r0 = m0; r0 < m1; r0 += group) {
           const std::size_t w = group_width(a, r0 / group);
           const float* at = group_data(a, r0 / group) + k0 * w;  // [kb][w], in place
-          if (a_sums && j0 == 0)
-            for (std::size_t kk = 0; kk < kb; ++kk)
-              for (std::size_t r = 0; r < w; ++r) a_sums[r0 + r] += at[kk * w + r];
           isa.multiply(w, kb, at, packed[next], nb, c + r0 * ldc + j0, ldc, k0 > 0);
         }
       }
-      j0 += kTnColumns;
-    } while (j0 < n);
+    }
   });
 }
 

@@ -71,9 +71,8 @@ struct RowBlock {
 // C[i][j] = Σ_kk A[kk][i] · B[kk][j] for i < m and a long k, on the pool: the
 // weight gradients of a recurrent layer, A its gate gradients ([T·B][4H],
 // grouped), B its inputs or previous states (one row per step and batch row),
-// whose columns are `blocks` side by side. C: [m][ldc], written. With
-// `a_sums` ([m], written), also A's column sums (the bias gradients). A, B and
-// C must not overlap.
-void gemm_tn(const GroupedMatrix& a, const std::vector<RowBlock>& blocks, float* c, std::size_t ldc, float* a_sums);
+// whose columns are `blocks` side by side. C: [m][ldc], written. A, B and C
+// must not overlap.
+void gemm_tn(const GroupedMatrix& a, const std::vector<RowBlock>& blocks, float* c, std::size_t ldc);
 
 }  // namespace mpsnn::cpu
