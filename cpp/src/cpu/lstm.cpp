@@ -23,7 +23,7 @@ namespace {
 
 using detail::LstmConfig;
 enum : std::size_t { slot_gates, slot_cells, slot_out0, slot_out1, slot_input, slot_row, slot_dg, slot_dx0,
-                     slot_dx1, slot_dh, slot_dc, slot_packed, slot_packed_w, slot_sums, slot_stacked, slot_dg_step,
+                     slot_dx1, slot_dh, slot_dc, slot_packed, slot_packed_w, slot_sums, slot_unwanted, slot_dg_step,
                      slot_dg_rows };
 
 // A sequence as [T][B][width]: `step` elements between steps, `row` between
@@ -339,26 +339,25 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
       const std::size_t previous = d == 0 ? t - 1 : t + 1;
       h_rows[t * B + b] = initial ? (h0 ? h0 + b * H : nullptr) : out + (previous * B + b) * DH + d * H;
     }
+  // Row i of the product goes straight into the caller's array of gate i / H;
+  // that of a gate whose gradient is not wanted, beside one that is, into
+  // scratch (a row of its own: parts write their rows at the same time).
+  const std::size_t widest = std::max(width, H);
+  std::vector<float*> dw_rows(want_w ? G4 : 0), du_rows(want_u ? G4 : 0);
+  float* unwanted = scratch(slot_unwanted, want_w || want_u ? G4 * widest : 0);
+  for (std::size_t i = 0; i < G4; ++i) {
+    const std::size_t k = i / H, j = i % H;
+    if (want_w) dw_rows[i] = grads.w[k] ? grads.w[k] + j * width : unwanted + i * widest;
+    if (want_u) du_rows[i] = grads.u[k] ? grads.u[k] + j * H : unwanted + i * widest;
+  }
   std::vector<RowBlock> blocks;
-  if (want_w) blocks.push_back({x_rows.data(), width});
-  if (want_u) blocks.push_back({h_rows.data(), H});
-  const std::size_t columns = (want_w ? width : 0) + (want_u ? H : 0);
-  float* stacked = scratch(slot_stacked, G4 * columns);
-  if (columns) gemm_tn(dgates, blocks, stacked, columns);
+  if (want_w) blocks.push_back({x_rows.data(), width, dw_rows.data()});
+  if (want_u) blocks.push_back({h_rows.data(), H, du_rows.data()});
+  if (!blocks.empty()) gemm_tn(dgates, blocks);
   for (int part = 1; part < plan.parts; ++part)  // sums of part 0 += those of the others
     for (std::size_t i = 0; i < 2 * G4; ++i) sums[i] += sums[part * 2 * G4 + i];
-  // On all threads: one thread's copy was 5% of a step at H = 1024 on 16 cores.
-  parallel_for(threads(), [&](int part) {
-    std::size_t i0, i1;
-    split(G4, threads(), part, 1, i0, i1);
-    for (std::size_t i = i0; i < i1; ++i) {
-      const std::size_t k = i / H, j = i % H;
-      const float* row = stacked + i * columns;
-      if (grads.w[k]) std::memcpy(grads.w[k] + j * width, row, width * sizeof(float));
-      if (grads.u[k]) std::memcpy(grads.u[k] + j * H, row + (want_w ? width : 0), H * sizeof(float));
-      if (grads.b[k]) grads.b[k][j] = sums[G4 + i];
-    }
-  });
+  for (int k = 0; k < 4; ++k)
+    if (grads.b[k]) std::memcpy(grads.b[k], sums + G4 + k * H, H * sizeof(float));
   for (int k = 0; k < 4; ++k) {
     float* dv = grads.v[k];
     if (!dv || !p.v[k]) continue;

@@ -29,28 +29,43 @@ typedef float panel_t __attribute__((vector_size(64), aligned(4)));  // 16 float
 // blocks of 64, 96 with 256, 110 with 1024).
 constexpr std::size_t kKBlock = 4096;
 
+// Where the kernel's C lies: rows `ldc` floats apart, or rows anywhere
+// (gemm_tn writes each gate's rows into the caller's gradient arrays).
+struct StridedC {
+  float* c;
+  std::size_t ldc;
+  float* row(std::size_t r) const { return c + r * ldc; }
+  StridedC at(std::size_t r, std::size_t j) const { return {c + r * ldc + j, ldc}; }
+};
+struct RowsC {
+  float* const* rows;
+  std::size_t j;
+  float* row(std::size_t r) const { return rows[r] + j; }
+  RowsC at(std::size_t r, std::size_t j) const { return {rows + r, this->j + j}; }
+};
+
 // R rows of one panel over k steps. `at` is A transposed ([k][R]): one cache
 // line per step, so the loop reads two sequential streams, the panel and at.
-template <int R>
-MPSNN_INLINE void panel_rows(std::size_t k, const float* at, const float* panel, float* c, std::size_t ldc,
-                             std::size_t width, bool accumulate) {
+template <int R, typename C>
+MPSNN_INLINE void panel_rows(std::size_t k, const float* at, const float* panel, const C& c, std::size_t width,
+                             bool accumulate) {
   panel_t acc[R];
   for (int r = 0; r < R; ++r) {
     acc[r] = panel_t{};
-    if (accumulate && width == kPanelWidth) std::memcpy(&acc[r], c + r * ldc, sizeof(panel_t));
-    else if (accumulate) for (std::size_t j = 0; j < width; ++j) acc[r][j] = c[r * ldc + j];
+    if (accumulate && width == kPanelWidth) std::memcpy(&acc[r], c.row(r), sizeof(panel_t));
+    else if (accumulate) for (std::size_t j = 0; j < width; ++j) acc[r][j] = c.row(r)[j];
   }
   for (std::size_t kk = 0; kk < k; ++kk) {
     __builtin_prefetch(panel + (kk + 16) * kPanelWidth);
     // The next panel's tile of C, which its accumulators start from.
-    if (kk < std::size_t(R)) __builtin_prefetch(c + kk * ldc + kPanelWidth, 1);
+    if (kk < std::size_t(R)) __builtin_prefetch(c.row(kk) + kPanelWidth, 1);
     panel_t p;
     std::memcpy(&p, panel + kk * kPanelWidth, sizeof p);
     for (int r = 0; r < R; ++r) acc[r] += at[kk * R + r] * p;
   }
   for (int r = 0; r < R; ++r) {
-    if (width == kPanelWidth) std::memcpy(c + r * ldc, &acc[r], sizeof(panel_t));
-    else for (std::size_t j = 0; j < width; ++j) c[r * ldc + j] = acc[r][j];
+    if (width == kPanelWidth) std::memcpy(c.row(r), &acc[r], sizeof(panel_t));
+    else for (std::size_t j = 0; j < width; ++j) c.row(r)[j] = acc[r][j];
   }
 }
 
@@ -109,9 +124,9 @@ __attribute__((target("avx512f,avx512vl,fma"))) void transpose_rows_avx512(const
 // C (+)= A · P with A given transposed, in blocks of MaxRows rows (the last
 // may be shorter): block b holds [k][rows of b] at at + r0 * k. Each panel is
 // streamed once per row block, against one sequential stream of the block.
-template <int MaxRows>
+template <int MaxRows, typename C>
 MPSNN_INLINE void multiply_impl(std::size_t rows, std::size_t k, const float* at, const float* packed,
-                                std::size_t columns, float* c, std::size_t ldc, bool accumulate) {
+                                std::size_t columns, const C& c, bool accumulate) {
   for (std::size_t k0 = 0; k0 < k; k0 += kKBlock) {
     const std::size_t kb = std::min(kKBlock, k - k0);
     const bool add = accumulate || k0 > 0;
@@ -121,9 +136,9 @@ MPSNN_INLINE void multiply_impl(std::size_t rows, std::size_t k, const float* at
       for (std::size_t r0 = 0; r0 < rows; r0 += MaxRows) {
         const std::size_t block = std::min<std::size_t>(MaxRows, rows - r0);
         const float* at_block = at + r0 * k + k0 * block;
-        float* c_block = c + r0 * ldc + j;
+        const C c_block = c.at(r0, j);
         switch (block) {
-#define MPSNN_ROWS(n) case n: if constexpr (n <= MaxRows) panel_rows<n>(kb, at_block, panel, c_block, ldc, width, add); break;
+#define MPSNN_ROWS(n) case n: if constexpr (n <= MaxRows) panel_rows<n>(kb, at_block, panel, c_block, width, add); break;
           MPSNN_ROWS(1) MPSNN_ROWS(2) MPSNN_ROWS(3) MPSNN_ROWS(4) MPSNN_ROWS(5) MPSNN_ROWS(6) MPSNN_ROWS(7)
           MPSNN_ROWS(8) MPSNN_ROWS(9) MPSNN_ROWS(10) MPSNN_ROWS(11) MPSNN_ROWS(12) MPSNN_ROWS(13) MPSNN_ROWS(14)
           MPSNN_ROWS(15) MPSNN_ROWS(16)
@@ -137,13 +152,19 @@ MPSNN_INLINE void multiply_impl(std::size_t rows, std::size_t k, const float* at
 
 using Multiplier = void (*)(std::size_t, std::size_t, const float*, const float*, std::size_t, float*, std::size_t,
                             bool);
+using RowsMultiplier = void (*)(std::size_t, std::size_t, const float*, const float*, std::size_t, float* const*,
+                                std::size_t, bool);
 
 // One build per instruction set, chosen at run time: the rows held in registers
 // are as many as the register file allows (a panel is 1 zmm or 2 ymm or 4 xmm).
 #define MPSNN_KERNELS(isa, target, rows)                                                                             \
   target void multiply_##isa(std::size_t r, std::size_t k, const float* at, const float* packed,                    \
                              std::size_t columns, float* c, std::size_t ldc, bool accumulate) {                    \
-    multiply_impl<rows>(r, k, at, packed, columns, c, ldc, accumulate);                                             \
+    multiply_impl<rows>(r, k, at, packed, columns, StridedC{c, ldc}, accumulate);                                  \
+  }                                                                                                                 \
+  target void multiply_rows_##isa(std::size_t r, std::size_t k, const float* at, const float* packed,               \
+                                  std::size_t columns, float* const* c_rows, std::size_t j, bool accumulate) {     \
+    multiply_impl<rows>(r, k, at, packed, columns, RowsC{c_rows, j}, accumulate);                                  \
   }
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 MPSNN_KERNELS(avx512, __attribute__((target("avx512f,avx512vl,fma"))), 16)
@@ -158,6 +179,7 @@ using Transposer = void (*)(const float*, std::size_t, std::size_t, std::size_t,
 // panels), and the rows of A its kernel holds in registers.
 struct Isa {
   Multiplier multiply;
+  RowsMultiplier multiply_rows;  // C's rows at c_rows[r] + j
   Transposer transpose;
   std::size_t rows;
 };
@@ -171,11 +193,11 @@ Isa choose() {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   __builtin_cpu_init();
   if (cap != "avx2" && cap != "generic" && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
-    return {multiply_avx512, transpose_rows_avx512, 16};
+    return {multiply_avx512, multiply_rows_avx512, transpose_rows_avx512, 16};
   if (cap != "generic" && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    return {multiply_avx2, transpose_rows, 6};
+    return {multiply_avx2, multiply_rows_avx2, transpose_rows, 6};
 #endif
-  return {multiply_generic, transpose_rows, 3};
+  return {multiply_generic, multiply_rows_generic, transpose_rows, 3};
 }
 
 const Isa isa = choose();
@@ -307,42 +329,34 @@ namespace {
 constexpr std::size_t kTnK = 1024;
 constexpr std::size_t kTnColumns = 512;
 
-// Panels of B's columns [g0, g1) over rows [k0, k0 + kb), panel q at
+// Panels of the block's columns [g0, g1) over rows [k0, k0 + kb), panel q at
 // packed + q * kb * kPanelWidth.
-void pack_row_panels(const std::vector<RowBlock>& blocks, std::size_t g0, std::size_t g1, std::size_t k0,
-                     std::size_t kb, float* packed) {
-  if ((g1 - g0) % kPanelWidth) {
-    float* last = packed + (g1 - g0) / kPanelWidth * kb * kPanelWidth;
-    std::fill(last, last + kb * kPanelWidth, 0.0f);
-  }
-  std::size_t offset = 0;  // of the block's first column in B
-  for (const RowBlock& block : blocks) {
-    const std::size_t begin = std::max(g0, offset), end = std::min(g1, offset + block.columns);
-    for (std::size_t kk = 0; begin < end && kk < kb; ++kk) {
+void pack_row_panels(const RowBlock& block, std::size_t g0, std::size_t g1, std::size_t k0, std::size_t kb,
+                     float* packed) {
+  for (std::size_t j = g0; j < g1; j += kPanelWidth) {
+    float* panel = packed + (j - g0) / kPanelWidth * kb * kPanelWidth;
+    const std::size_t width = std::min(kPanelWidth, g1 - j);
+    if (width < kPanelWidth) std::fill(panel, panel + kb * kPanelWidth, 0.0f);
+    for (std::size_t kk = 0; kk < kb; ++kk) {
       const float* row = block.rows[k0 + kk];
-      for (std::size_t g = begin; g < end;) {
-        const std::size_t lane = (g - g0) % kPanelWidth, run = std::min(kPanelWidth - lane, end - g);
-        float* to = packed + (g - g0) / kPanelWidth * kb * kPanelWidth + kk * kPanelWidth + lane;
-        if (!row) std::fill(to, to + run, 0.0f);
-        else if (run == kPanelWidth) std::memcpy(to, row + (g - offset), kPanelWidth * sizeof(float));
-        else std::memcpy(to, row + (g - offset), run * sizeof(float));
-        g += run;
-      }
+      float* to = panel + kk * kPanelWidth;
+      if (!row) std::fill(to, to + width, 0.0f);
+      else if (width == kPanelWidth) std::memcpy(to, row + j, kPanelWidth * sizeof(float));
+      else std::memcpy(to, row + j, width * sizeof(float));
     }
-    offset += block.columns;
   }
 }
 
 }  // namespace
 
-void gemm_tn(const GroupedMatrix& a, const std::vector<RowBlock>& blocks, float* c, std::size_t ldc) {
+void gemm_tn(const GroupedMatrix& a, const std::vector<RowBlock>& blocks) {
   const std::size_t m = a.m, k = a.k;
-  std::size_t n = 0;
-  for (const RowBlock& block : blocks) n += block.columns;
+  std::size_t widest = 0;
+  for (const RowBlock& block : blocks) widest = std::max(widest, block.columns);
   const std::size_t group = isa.rows;
   const int parts = concurrent_parts(int(std::min<std::size_t>(threads(), (m + group - 1) / group)));
   thread_local std::vector<float> shared;  // two B blocks: one is packed while the other is read
-  const std::size_t buffer = packed_panel_size(kTnK, std::min(n, kTnColumns));
+  const std::size_t buffer = packed_panel_size(kTnK, std::min(widest, kTnColumns));
   if (shared.size() < 2 * buffer) shared.resize(2 * buffer);
   float* const packed[2] = {shared.data(), shared.data() + buffer};
   SpinBarrier barrier(parts);
@@ -350,21 +364,23 @@ void gemm_tn(const GroupedMatrix& a, const std::vector<RowBlock>& blocks, float*
     std::size_t m0, m1;
     split(m, parts, part, group, m0, m1);
     int next = 0;
-    for (std::size_t j0 = 0; j0 < n; j0 += kTnColumns) {
-      const std::size_t nb = std::min(kTnColumns, n - j0), panels = (nb + kPanelWidth - 1) / kPanelWidth;
-      for (std::size_t k0 = 0; k0 < k; k0 += kTnK, next ^= 1) {
-        const std::size_t kb = std::min(kTnK, k - k0);
-        std::size_t p0, p1;
-        split(panels, parts, part, 1, p0, p1);
-        // Safe to overwrite: every part passed the previous barrier, so none still reads this buffer.
-        if (p0 < p1)
-          pack_row_panels(blocks, j0 + p0 * kPanelWidth, j0 + std::min(nb, p1 * kPanelWidth), k0, kb,
-                          packed[next] + p0 * kb * kPanelWidth);
-        barrier.wait();
-        for (std::size_t r0 = m0; r0 < m1; r0 += group) {
-          const std::size_t w = group_width(a, r0 / group);
-          const float* at = group_data(a, r0 / group) + k0 * w;  // [kb][w], in place
-          isa.multiply(w, kb, at, packed[next], nb, c + r0 * ldc + j0, ldc, k0 > 0);
+    for (const RowBlock& block : blocks) {
+      for (std::size_t j0 = 0; j0 < block.columns; j0 += kTnColumns) {
+        const std::size_t nb = std::min(kTnColumns, block.columns - j0), panels = (nb + kPanelWidth - 1) / kPanelWidth;
+        for (std::size_t k0 = 0; k0 < k; k0 += kTnK, next ^= 1) {
+          const std::size_t kb = std::min(kTnK, k - k0);
+          std::size_t p0, p1;
+          split(panels, parts, part, 1, p0, p1);
+          // Safe to overwrite: every part passed the previous barrier, so none still reads this buffer.
+          if (p0 < p1)
+            pack_row_panels(block, j0 + p0 * kPanelWidth, j0 + std::min(nb, p1 * kPanelWidth), k0, kb,
+                            packed[next] + p0 * kb * kPanelWidth);
+          barrier.wait();
+          for (std::size_t r0 = m0; r0 < m1; r0 += group) {
+            const std::size_t w = group_width(a, r0 / group);
+            const float* at = group_data(a, r0 / group) + k0 * w;  // [kb][w], in place
+            isa.multiply_rows(w, kb, at, packed[next], nb, block.c + r0, j0, k0 > 0);
+          }
         }
       }
     }

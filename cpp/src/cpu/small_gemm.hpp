@@ -63,18 +63,20 @@ void copy_to_groups(const float* source, std::size_t ld, std::size_t rows, std::
 void small_gemm(std::size_t rows, const GroupedMatrix& a, std::size_t row0, const float* packed, std::size_t columns,
                 float* c, std::size_t ldc, bool accumulate);
 
-// Columns of the right operand of gemm_tn: row kk of the block is `columns`
-// floats at rows[kk], or zeros where rows[kk] is null.
+// Columns of the right operand of gemm_tn and where their product goes: row
+// kk of the block is `columns` floats at rows[kk], or zeros where rows[kk] is
+// null; row i of the product, `columns` floats, is written at c[i].
 struct RowBlock {
   const float* const* rows;
   std::size_t columns;
+  float* const* c;
 };
 
-// C[i][j] = Σ_kk A[kk][i] · B[kk][j] for i < m and a long k, on the pool: the
-// weight gradients of a recurrent layer, A its gate gradients ([T·B][4H],
-// grouped), B its inputs or previous states (one row per step and batch row),
-// whose columns are `blocks` side by side. C: [m][ldc], written. A, B and C
-// must not overlap.
-void gemm_tn(const GroupedMatrix& a, const std::vector<RowBlock>& blocks, float* c, std::size_t ldc);
+// C[i][j] = Σ_kk A[kk][i] · B[kk][j] for i < m and a long k, on the pool, for
+// each block B of `blocks`: the weight gradients of a recurrent layer, A its
+// gate gradients ([T·B][4H], grouped), B its inputs or previous states (one row
+// per step and batch row), C written where the block says (the caller's
+// gradient arrays, gate by gate). A, B and every C must not overlap.
+void gemm_tn(const GroupedMatrix& a, const std::vector<RowBlock>& blocks);
 
 }  // namespace mpsnn::cpu
