@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -29,6 +30,10 @@ typedef float panel_t __attribute__((vector_size(64), aligned(4)));  // 16 float
 // blocks of 64, 96 with 256, 110 with 1024).
 constexpr std::size_t kKBlock = 4096;
 
+// Up to this many rows, the kernel reads A where it lies (a stream a row)
+// rather than transposed: at B = 4 the transposition took ~4.5% of a step.
+constexpr int kDirectRows = 4;
+
 // Where the kernel's C lies: rows `ldc` floats apart, or rows anywhere
 // (gemm_tn writes each gate's rows into the caller's gradient arrays).
 struct StridedC {
@@ -44,10 +49,21 @@ struct RowsC {
   RowsC at(std::size_t r, std::size_t j) const { return {rows + r, this->j + j}; }
 };
 
-// R rows of one panel over k steps. `at` is A transposed ([k][R]): one cache
-// line per step, so the loop reads two sequential streams, the panel and at.
-template <int R, typename C>
-MPSNN_INLINE void panel_rows(std::size_t k, const float* at, const float* panel, const C& c, std::size_t width,
+// Where the kernel's A lies: transposed, a block of R rows as [k][R] (one
+// stream, whatever R), or as it is, rows `lda` floats apart (R streams).
+struct TransposedA {
+  const float* at;
+  float get(std::size_t kk, int r, int rows) const { return at[kk * rows + r]; }
+};
+struct DirectA {
+  const float* a;
+  std::size_t lda;
+  float get(std::size_t kk, int r, int) const { return a[r * lda + kk]; }
+};
+
+// R rows of one panel over k steps, against one sequential stream of the panel.
+template <int R, typename A, typename C>
+MPSNN_INLINE void panel_rows(std::size_t k, const A& at, const float* panel, const C& c, std::size_t width,
                              bool accumulate) {
   panel_t acc[R];
   for (int r = 0; r < R; ++r) {
@@ -61,7 +77,7 @@ MPSNN_INLINE void panel_rows(std::size_t k, const float* at, const float* panel,
     if (kk < std::size_t(R)) __builtin_prefetch(c.row(kk) + kPanelWidth, 1);
     panel_t p;
     std::memcpy(&p, panel + kk * kPanelWidth, sizeof p);
-    for (int r = 0; r < R; ++r) acc[r] += at[kk * R + r] * p;
+    for (int r = 0; r < R; ++r) acc[r] += at.get(kk, r, R) * p;
   }
   for (int r = 0; r < R; ++r) {
     if (width == kPanelWidth) std::memcpy(c.row(r), &acc[r], sizeof(panel_t));
@@ -121,11 +137,11 @@ __attribute__((target("avx512f,avx512vl,fma"))) void transpose_rows_avx512(const
 }
 #endif
 
-// C (+)= A · P with A given transposed, in blocks of MaxRows rows (the last
-// may be shorter): block b holds [k][rows of b] at at + r0 * k. Each panel is
-// streamed once per row block, against one sequential stream of the block.
-template <int MaxRows, typename C>
-MPSNN_INLINE void multiply_impl(std::size_t rows, std::size_t k, const float* at, const float* packed,
+// C (+)= A · P in blocks of MaxRows rows of A (the last may be shorter). A
+// transposed: block b holds [k][rows of b] at at + r0 * k, so each panel is
+// streamed once per row block against one sequential stream of the block.
+template <int MaxRows, typename A, typename C>
+MPSNN_INLINE void multiply_impl(std::size_t rows, std::size_t k, const A& a, const float* packed,
                                 std::size_t columns, const C& c, bool accumulate) {
   for (std::size_t k0 = 0; k0 < k; k0 += kKBlock) {
     const std::size_t kb = std::min(kKBlock, k - k0);
@@ -135,7 +151,9 @@ MPSNN_INLINE void multiply_impl(std::size_t rows, std::size_t k, const float* at
       const std::size_t width = std::min(kPanelWidth, columns - j);
       for (std::size_t r0 = 0; r0 < rows; r0 += MaxRows) {
         const std::size_t block = std::min<std::size_t>(MaxRows, rows - r0);
-        const float* at_block = at + r0 * k + k0 * block;
+        A at_block = a;
+        if constexpr (std::is_same_v<A, TransposedA>) at_block.at += r0 * k + k0 * block;
+        else at_block.a += r0 * a.lda + k0;
         const C c_block = c.at(r0, j);
         switch (block) {
 #define MPSNN_ROWS(n) case n: if constexpr (n <= MaxRows) panel_rows<n>(kb, at_block, panel, c_block, width, add); break;
@@ -154,17 +172,24 @@ using Multiplier = void (*)(std::size_t, std::size_t, const float*, const float*
                             bool);
 using RowsMultiplier = void (*)(std::size_t, std::size_t, const float*, const float*, std::size_t, float* const*,
                                 std::size_t, bool);
+using DirectMultiplier = void (*)(std::size_t, std::size_t, const float*, std::size_t, const float*, std::size_t,
+                                  float*, std::size_t, bool);
 
 // One build per instruction set, chosen at run time: the rows held in registers
 // are as many as the register file allows (a panel is 1 zmm or 2 ymm or 4 xmm).
 #define MPSNN_KERNELS(isa, target, rows)                                                                             \
   target void multiply_##isa(std::size_t r, std::size_t k, const float* at, const float* packed,                    \
                              std::size_t columns, float* c, std::size_t ldc, bool accumulate) {                    \
-    multiply_impl<rows>(r, k, at, packed, columns, StridedC{c, ldc}, accumulate);                                  \
+    multiply_impl<rows>(r, k, TransposedA{at}, packed, columns, StridedC{c, ldc}, accumulate);                     \
   }                                                                                                                 \
   target void multiply_rows_##isa(std::size_t r, std::size_t k, const float* at, const float* packed,               \
                                   std::size_t columns, float* const* c_rows, std::size_t j, bool accumulate) {     \
-    multiply_impl<rows>(r, k, at, packed, columns, RowsC{c_rows, j}, accumulate);                                  \
+    multiply_impl<rows>(r, k, TransposedA{at}, packed, columns, RowsC{c_rows, j}, accumulate);                     \
+  }                                                                                                                 \
+  target void multiply_direct_##isa(std::size_t r, std::size_t k, const float* a, std::size_t lda,                  \
+                                    const float* packed, std::size_t columns, float* c, std::size_t ldc,            \
+                                    bool accumulate) {                                                              \
+    multiply_impl<std::min(kDirectRows, rows)>(r, k, DirectA{a, lda}, packed, columns, StridedC{c, ldc}, accumulate);\
   }
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 MPSNN_KERNELS(avx512, __attribute__((target("avx512f,avx512vl,fma"))), 16)
@@ -180,6 +205,7 @@ using Transposer = void (*)(const float*, std::size_t, std::size_t, std::size_t,
 struct Isa {
   Multiplier multiply;
   RowsMultiplier multiply_rows;  // C's rows at c_rows[r] + j
+  DirectMultiplier multiply_direct;  // A as it is, at most kDirectRows rows
   Transposer transpose;
   std::size_t rows;
 };
@@ -193,11 +219,11 @@ Isa choose() {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   __builtin_cpu_init();
   if (cap != "avx2" && cap != "generic" && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
-    return {multiply_avx512, multiply_rows_avx512, transpose_rows_avx512, 16};
+    return {multiply_avx512, multiply_rows_avx512, multiply_direct_avx512, transpose_rows_avx512, 16};
   if (cap != "generic" && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    return {multiply_avx2, multiply_rows_avx2, transpose_rows, 6};
+    return {multiply_avx2, multiply_rows_avx2, multiply_direct_avx2, transpose_rows, 6};
 #endif
-  return {multiply_generic, multiply_rows_generic, transpose_rows, 3};
+  return {multiply_generic, multiply_rows_generic, multiply_direct_generic, transpose_rows, 3};
 }
 
 const Isa isa = choose();
@@ -241,6 +267,13 @@ float* transposed_buffer(std::size_t floats) {
 
 void small_gemm(std::size_t rows, std::size_t k, const float* a, std::size_t lda, const PanelTarget* targets,
                 std::size_t count) {
+  if (rows <= kDirectRows) {  // a few rows' streams: transposing them would cost more than it saves
+    for (std::size_t i = 0; i < count; ++i) {
+      const PanelTarget& t = targets[i];
+      isa.multiply_direct(rows, k, a, lda, t.packed, t.columns, t.c, t.ldc, t.accumulate);
+    }
+    return;
+  }
   // A's rows transposed once, in blocks of the kernel's rows: [k][rows of the block].
   float* at = transposed_buffer(k * rows);
   for (std::size_t r0 = 0; r0 < rows; r0 += isa.rows)
@@ -270,12 +303,11 @@ float* group_data(const GroupedMatrix& a, std::size_t q) { return a.data + q * i
 namespace {
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-// One 16-wide group's rows, to aligned memory, by streaming stores (fenced,
-// so that another thread may read them once this thread synchronises).
+// One 16-wide group's rows, to aligned memory, by streaming stores (weakly
+// ordered: copy_to_groups fences them before it returns).
 __attribute__((target("avx512f"))) void stream_group_rows(const float* from, std::size_t ld, std::size_t rows,
                                                          float* to) {
   for (std::size_t r = 0; r < rows; ++r) _mm512_stream_ps(to + r * kPanelWidth, _mm512_loadu_ps(from + r * ld));
-  _mm_sfence();
 }
 #endif
 
@@ -284,6 +316,7 @@ __attribute__((target("avx512f"))) void stream_group_rows(const float* from, std
 void copy_to_groups(const float* source, std::size_t ld, std::size_t rows, std::size_t c0, std::size_t c1,
                     const GroupedMatrix& grouped, std::size_t row0) {
   const std::size_t g = isa.rows;
+  bool streamed = false;
   for (std::size_t q = c0 / g; q * g < c1; ++q) {
     const std::size_t w = group_width(grouped, q), begin = std::max(c0, q * g), end = std::min(c1, q * g + w);
     float* to = group_data(grouped, q) + row0 * w + (begin - q * g);
@@ -292,6 +325,7 @@ void copy_to_groups(const float* source, std::size_t ld, std::size_t rows, std::
     // 1-2% of a step at B = 4-32 (a read of each line before its write saved).
     if (w == kPanelWidth && end - begin == kPanelWidth && reinterpret_cast<std::uintptr_t>(to) % 64 == 0) {
       stream_group_rows(from, ld, rows, to);
+      streamed = true;
       continue;
     }
 #endif
@@ -301,6 +335,9 @@ void copy_to_groups(const float* source, std::size_t ld, std::size_t rows, std::
       for (std::size_t r = 0; r < rows; ++r) std::memcpy(to + r * w, from + r * ld, (end - begin) * sizeof(float));
     }
   }
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (streamed) _mm_sfence();  // another thread may read them once this one synchronises
+#endif
 }
 
 void small_gemm(std::size_t rows, const GroupedMatrix& a, std::size_t row0, const float* packed, std::size_t columns,
