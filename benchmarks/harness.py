@@ -29,16 +29,20 @@ def median_seconds(run: Callable[[], None], repeats: int, warmup: int = 2) -> fl
 
 
 def alternate(runs: dict[str, Callable[[], None]], repeats: int, rounds: int = 3,
-              spread: dict[str, float] | None = None) -> dict[str, float]:
+              spread: dict[str, float] | None = None,
+              blocks: dict[str, list[float]] | None = None) -> dict[str, float]:
     """Median seconds of each run, timed in blocks that alternate between the
     contenders so that drift in the machine's speed hits both alike. With
-    `spread`, also the relative spread (max/min - 1) of each run's block medians."""
+    `spread`, also the relative spread (max/min - 1) of each run's block medians;
+    with `blocks`, the block medians themselves, round by round."""
     samples: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(rounds):
         for name, run in runs.items():
             samples[name].append(median_seconds(run, repeats))
     if spread is not None:
         spread.update({name: max(v) / min(v) - 1 for name, v in samples.items()})
+    if blocks is not None:
+        blocks.update(samples)
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
