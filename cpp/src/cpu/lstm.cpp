@@ -316,7 +316,19 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
       const PanelTarget targets[2] = {{packed_u + j0 * G4, n, dhr + j0, H, false},
                                       {packed_w, width, dx_in_step ? dx + (t * B + r0) * width : nullptr, width,
                                        accumulate_dx}};
-      small_gemm(rows, G4, dg, G4, targets, dx_in_step ? 2 : 1);
+      // What the next step reads from memory (written by the forward long
+      // before): its gates, its previous cells, its dy, fetched during the
+      // GEMMs. The element-wise passes ran 2x slower on them cold (128/32/100:
+      // -2.5% a step fetched).
+      PrefetchRegion next[3];
+      std::size_t regions = 0;
+      if (s + 1 < T) {
+        const std::size_t tn = d == 0 ? t - 1 : t + 1;
+        next[regions++] = {gates + (tn * B + r0) * G4, rows * G4 * sizeof(float)};
+        if (s + 2 < T) next[regions++] = {cells + ((d == 0 ? tn - 1 : tn + 1) * B + r0) * H, rows * H * sizeof(float)};
+        if (dy.data && dy.contiguous) next[regions++] = {dy.at(tn, r0), rows * dy.row * sizeof(float)};
+      }
+      small_gemm(rows, G4, dg, G4, targets, dx_in_step ? 2 : 1, next, regions);
     }
   });
   if (dh0) std::memcpy(dh0, dh, B * H * sizeof(float));

@@ -265,22 +265,53 @@ float* transposed_buffer(std::size_t floats) {
 
 }  // namespace
 
-void small_gemm(std::size_t rows, std::size_t k, const float* a, std::size_t lda, const PanelTarget* targets,
-                std::size_t count) {
-  if (rows <= kDirectRows) {  // a few rows' streams: transposing them would cost more than it saves
-    for (std::size_t i = 0; i < count; ++i) {
-      const PanelTarget& t = targets[i];
-      isa.multiply_direct(rows, k, a, lda, t.packed, t.columns, t.c, t.ldc, t.accumulate);
-    }
-    return;
+namespace {
+
+// The lines of some regions, prefetched into L2 a few at a time.
+class Prefetcher {
+ public:
+  Prefetcher(const PrefetchRegion* regions, std::size_t count, std::size_t steps) : regions_(regions), count_(count) {
+    std::size_t lines = 0;
+    for (std::size_t i = 0; i < count; ++i) lines += (regions[i].bytes + 63) / 64;
+    per_step_ = steps ? (lines + steps - 1) / steps : lines;
   }
-  // A's rows transposed once, in blocks of the kernel's rows: [k][rows of the block].
-  float* at = transposed_buffer(k * rows);
-  for (std::size_t r0 = 0; r0 < rows; r0 += isa.rows)
+  void step() {
+    for (std::size_t n = 0; n < per_step_ && region_ < count_; ++n) {
+      __builtin_prefetch(static_cast<const char*>(regions_[region_].data) + offset_, 0, 2);
+      offset_ += 64;
+      if (offset_ >= regions_[region_].bytes) ++region_, offset_ = 0;
+    }
+  }
+
+ private:
+  const PrefetchRegion* regions_;
+  std::size_t count_, per_step_, region_ = 0, offset_ = 0;
+};
+
+}  // namespace
+
+void small_gemm(std::size_t rows, std::size_t k, const float* a, std::size_t lda, const PanelTarget* targets,
+                std::size_t count, const PrefetchRegion* prefetch, std::size_t prefetch_count) {
+  // With regions to prefetch, the product runs panel by panel, a share of the
+  // lines fetched after each.
+  std::size_t panels = 0;
+  for (std::size_t i = 0; prefetch_count && i < count; ++i)
+    panels += (targets[i].columns + kPanelWidth - 1) / kPanelWidth;
+  Prefetcher prefetcher(prefetch, prefetch_count, panels);
+  const std::size_t step = prefetch_count ? kPanelWidth : ~std::size_t(0) / 2;
+  // Up to kDirectRows rows, A is read where it lies: transposing a few rows'
+  // streams would cost more than it saves.
+  float* at = rows <= kDirectRows ? nullptr : transposed_buffer(k * rows);
+  for (std::size_t r0 = 0; at && r0 < rows; r0 += isa.rows)  // [k][rows of the block], a block after another
     isa.transpose(a + r0 * lda, lda, std::min(isa.rows, rows - r0), k, at + r0 * k);
   for (std::size_t i = 0; i < count; ++i) {
     const PanelTarget& t = targets[i];
-    isa.multiply(rows, k, at, t.packed, t.columns, t.c, t.ldc, t.accumulate);
+    for (std::size_t j = 0; j < t.columns; j += step) {
+      const std::size_t columns = std::min(step, t.columns - j);
+      prefetcher.step();
+      if (at) isa.multiply(rows, k, at, t.packed + j * k, columns, t.c + j, t.ldc, t.accumulate);
+      else isa.multiply_direct(rows, k, a, lda, t.packed + j * k, columns, t.c + j, t.ldc, t.accumulate);
+    }
   }
 }
 

@@ -36,9 +36,18 @@ struct PanelTarget {
   std::size_t ldc;
   bool accumulate;
 };
-// small_gemm for several right operands sharing A: A is transposed once.
+// Memory the caller will read next: small_gemm fetches it into L2 a little
+// after each panel (the LSTM's backward step reads its cached gates and cells
+// from memory; fetched in one burst, they stall on the fill buffers instead).
+struct PrefetchRegion {
+  const void* data;
+  std::size_t bytes;
+};
+
+// small_gemm for several right operands sharing A: A is transposed once. With
+// `prefetch`, also fetches those regions into L2 while it runs.
 void small_gemm(std::size_t rows, std::size_t k, const float* a, std::size_t lda, const PanelTarget* targets,
-                std::size_t count);
+                std::size_t count, const PrefetchRegion* prefetch = nullptr, std::size_t prefetch_count = 0);
 
 // A [k][m] matrix stored as column groups of kernel_rows() columns (the last
 // may be narrower): group q, columns [q·g, q·g + w_q), at data + q·g·k as
