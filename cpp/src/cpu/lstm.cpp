@@ -24,7 +24,7 @@ namespace {
 using detail::LstmConfig;
 enum : std::size_t { slot_gates, slot_cells, slot_out0, slot_out1, slot_input, slot_row, slot_dg, slot_dx0,
                      slot_dx1, slot_dh, slot_dc, slot_packed, slot_packed_w, slot_sums, slot_unwanted, slot_dg_step,
-                     slot_dg_rows };
+                     slot_dg_rows, slot_h_transposed, slot_dg_transposed };
 
 // A sequence as [T][B][width]: `step` elements between steps, `row` between
 // batch rows (contiguous unless it is the user's, in NSE).
@@ -127,16 +127,17 @@ const float* pack_gates(int slot, const float* const* m, std::size_t H, std::siz
 
 // C[r][k·H + j] (+)= Σ_i A[r][i] · M_k[j][i] for the gate columns [j0, j1)
 // against pack_gates(..., transposed): one call when gates' panels abut.
+// `transposed`: A as transpose_columns made it, or null.
 void gates_gemm(std::size_t rows, std::size_t n, const float* a, std::size_t lda, const float* packed, std::size_t H,
-                std::size_t j0, std::size_t j1, float* c, std::size_t ldc, bool accumulate) {
+                std::size_t j0, std::size_t j1, float* c, std::size_t ldc, bool accumulate,
+                const float* transposed = nullptr) {
   const std::size_t panel = packed_panel_size(n, H);
-  if (j0 == 0 && j1 == H && H % kPanelWidth == 0) {
-    small_gemm(rows, n, a, lda, packed, 4 * H, c, ldc, accumulate);
-    return;
-  }
   PanelTarget targets[4];
-  for (int k = 0; k < 4; ++k) targets[k] = {packed + k * panel + j0 * n, j1 - j0, c + k * H + j0, ldc, accumulate};
-  small_gemm(rows, n, a, lda, targets, 4);
+  const bool abut = j0 == 0 && j1 == H && H % kPanelWidth == 0;
+  if (abut) targets[0] = {packed, 4 * H, c, ldc, accumulate};
+  else
+    for (int k = 0; k < 4; ++k) targets[k] = {packed + k * panel + j0 * n, j1 - j0, c + k * H + j0, ldc, accumulate};
+  small_gemm(rows, n, a, lda, targets, abut ? 1 : 4, nullptr, 0, transposed);
 }
 
 // run(r, count) over rows [0, rows) of an operand k floats wide, shared among
@@ -194,6 +195,11 @@ void forward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const 
   const Peepholes peepholes(c, p);
   const float* const* full = peepholes.full;
   const float* packed_u = pack_gates(slot_packed, p.u, H, H, true);
+  // Parts on slices of units multiply the same h: each transposes its own
+  // units of it once for all (two buffers: a part may write the next step's
+  // while another still multiplies this one's).
+  const bool share_h = !plan.by_rows && plan.parts > 1 && small_gemm_transposes(B);
+  float* h_transposed = share_h ? scratch(slot_h_transposed, 2 * B * H) : nullptr;
   SpinBarrier barrier(plan.parts);
   parallel_for(plan.parts, [&](int part) {
     const Plan::Part range = plan.part(c, part);
@@ -212,7 +218,8 @@ void forward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const 
       if (work) {
         if (project_in_step)
           gates_gemm(rows, width, in.data + t * in.step + r0 * in.row, in.row, packed_w, H, j0, j1, g, G4, false);
-        if (h_prev) gates_gemm(rows, H, h_prev, h_ld, packed_u, H, j0, j1, g, G4, true);
+        const float* h_prev_transposed = share_h && s > 0 ? h_transposed + (s - 1) % 2 * B * H : nullptr;
+        if (h_prev) gates_gemm(rows, H, h_prev, h_ld, packed_u, H, j0, j1, g, G4, true, h_prev_transposed);
         for (int k = 0; k < 3; ++k)
           if (full[k] && c_prev)
             sgemm(false, true, rows, n, H, 1.0f, c_prev, H, full[k] + j0 * H, H, 1.0f, g + k * H + j0, G4);
@@ -226,6 +233,8 @@ void forward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const 
         forward_output(slice, g, c_new, out + (t * B + r0) * DH + d * H, DH,
                        y ? y + t * c.step_stride(DH) + r0 * c.row_stride(DH) + d * H : nullptr, c.row_stride(DH),
                        squashed);
+      if (work && share_h && s + 1 < T)
+        transpose_columns(B, H, out + t * B * DH + d * H, DH, j0, j1, h_transposed + s % 2 * B * H);
       if (!plan.by_rows) barrier.wait();  // the next step's GEMM reads every unit's h
     }
   });
@@ -259,6 +268,10 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
   float* dc = scratch(slot_dc, B * H);  // gradient reaching c of the step being processed
 
   const Plan plan(c);
+  // Parts on slices of units: each transposes its own columns of the step's
+  // gate gradients for every part's GEMM (as share_h in the forward).
+  const bool share_dg = !plan.by_rows && plan.parts > 1 && small_gemm_transposes(B);
+  float* dg_transposed = share_dg ? scratch(slot_dg_transposed, 2 * B * G4) : nullptr;
   const float* packed_u = pack_gates(slot_packed, p.u, H, H, false);
   // dx: with each thread on its own rows, inside the step, from the same
   // transposed gate gradients as dh, while W and U stay in a quarter of L3
@@ -307,6 +320,7 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
           copy_to_groups(dg, G4, rows, k * H + j0, k * H + j1, dgates, t * B + r0);
           for (std::size_t r = 0; dgates_rows && r < rows; ++r)
             std::memcpy(dgates_rows + (t * B + r0 + r) * G4 + k * H + j0, dg + r * G4 + k * H + j0, n * sizeof(float));
+          if (share_dg) transpose_columns(B, G4, dg, G4, k * H + j0, k * H + j1, dg_transposed + s % 2 * B * G4);
         }
       }
       if (!plan.by_rows) barrier.wait();  // the GEMMs below read every unit's gate gradients
@@ -320,15 +334,20 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
       // before): its gates, its previous cells, its dy, fetched during the
       // GEMMs. The element-wise passes ran 2x slower on them cold (128/32/100:
       // -2.5% a step fetched).
-      PrefetchRegion next[3];
+      // A part's own units only: with 16 parts of units at H = 1024, each
+      // fetching whole rows moved 16x the data into every L2.
+      PrefetchRegion next[6];
       std::size_t regions = 0;
       if (s + 1 < T) {
-        const std::size_t tn = d == 0 ? t - 1 : t + 1;
-        next[regions++] = {gates + (tn * B + r0) * G4, rows * G4 * sizeof(float)};
-        if (s + 2 < T) next[regions++] = {cells + ((d == 0 ? tn - 1 : tn + 1) * B + r0) * H, rows * H * sizeof(float)};
-        if (dy.data && dy.contiguous) next[regions++] = {dy.at(tn, r0), rows * dy.row * sizeof(float)};
+        const std::size_t tn = d == 0 ? t - 1 : t + 1, unit_bytes = n * sizeof(float);
+        for (int k = 0; k < 4; ++k)
+          next[regions++] = {gates + (tn * B + r0) * G4 + k * H + j0, unit_bytes, rows, G4 * sizeof(float)};
+        if (s + 2 < T)
+          next[regions++] = {cells + ((d == 0 ? tn - 1 : tn + 1) * B + r0) * H + j0, unit_bytes, rows, H * sizeof(float)};
+        if (dy.data) next[regions++] = {dy.at(tn, r0) + d * H + j0, unit_bytes, rows, dy.row * sizeof(float)};
       }
-      small_gemm(rows, G4, dg, G4, targets, dx_in_step ? 2 : 1, next, regions);
+      small_gemm(rows, G4, dg, G4, targets, dx_in_step ? 2 : 1, next, regions,
+                 share_dg ? dg_transposed + s % 2 * B * G4 : nullptr);
     }
   });
   if (dh0) std::memcpy(dh0, dh, B * H * sizeof(float));

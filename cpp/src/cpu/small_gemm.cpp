@@ -272,26 +272,40 @@ class Prefetcher {
  public:
   Prefetcher(const PrefetchRegion* regions, std::size_t count, std::size_t steps) : regions_(regions), count_(count) {
     std::size_t lines = 0;
-    for (std::size_t i = 0; i < count; ++i) lines += (regions[i].bytes + 63) / 64;
+    for (std::size_t i = 0; i < count; ++i) lines += regions[i].rows * ((regions[i].bytes + 63) / 64);
     per_step_ = steps ? (lines + steps - 1) / steps : lines;
   }
   void step() {
     for (std::size_t n = 0; n < per_step_ && region_ < count_; ++n) {
-      __builtin_prefetch(static_cast<const char*>(regions_[region_].data) + offset_, 0, 2);
+      const PrefetchRegion& region = regions_[region_];
+      __builtin_prefetch(static_cast<const char*>(region.data) + row_ * region.stride + offset_, 0, 2);
       offset_ += 64;
-      if (offset_ >= regions_[region_].bytes) ++region_, offset_ = 0;
+      if (offset_ < region.bytes) continue;
+      offset_ = 0;
+      if (++row_ == region.rows) ++region_, row_ = 0;
     }
   }
 
  private:
   const PrefetchRegion* regions_;
-  std::size_t count_, per_step_, region_ = 0, offset_ = 0;
+  std::size_t count_, per_step_, region_ = 0, row_ = 0, offset_ = 0;
 };
 
 }  // namespace
 
+bool small_gemm_transposes(std::size_t rows) { return rows > kDirectRows; }
+
+void transpose_columns(std::size_t rows, std::size_t k, const float* a, std::size_t lda, std::size_t c0,
+                       std::size_t c1, float* at) {
+  for (std::size_t r0 = 0; r0 < rows; r0 += isa.rows) {
+    const std::size_t block = std::min(isa.rows, rows - r0);  // [k][block] at at + r0·k
+    isa.transpose(a + r0 * lda + c0, lda, block, c1 - c0, at + r0 * k + c0 * block);
+  }
+}
+
 void small_gemm(std::size_t rows, std::size_t k, const float* a, std::size_t lda, const PanelTarget* targets,
-                std::size_t count, const PrefetchRegion* prefetch, std::size_t prefetch_count) {
+                std::size_t count, const PrefetchRegion* prefetch, std::size_t prefetch_count,
+                const float* transposed) {
   // With regions to prefetch, the product runs panel by panel, a share of the
   // lines fetched after each.
   std::size_t panels = 0;
@@ -301,9 +315,14 @@ void small_gemm(std::size_t rows, std::size_t k, const float* a, std::size_t lda
   const std::size_t step = prefetch_count ? kPanelWidth : ~std::size_t(0) / 2;
   // Up to kDirectRows rows, A is read where it lies: transposing a few rows'
   // streams would cost more than it saves.
-  float* at = rows <= kDirectRows ? nullptr : transposed_buffer(k * rows);
-  for (std::size_t r0 = 0; at && r0 < rows; r0 += isa.rows)  // [k][rows of the block], a block after another
-    isa.transpose(a + r0 * lda, lda, std::min(isa.rows, rows - r0), k, at + r0 * k);
+  const float* at = nullptr;
+  if (small_gemm_transposes(rows) && transposed) {
+    at = transposed;
+  } else if (small_gemm_transposes(rows)) {
+    float* buffer = transposed_buffer(k * rows);
+    transpose_columns(rows, k, a, lda, 0, k, buffer);
+    at = buffer;
+  }
   for (std::size_t i = 0; i < count; ++i) {
     const PanelTarget& t = targets[i];
     for (std::size_t j = 0; j < t.columns; j += step) {

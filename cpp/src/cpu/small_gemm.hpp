@@ -39,15 +39,28 @@ struct PanelTarget {
 // Memory the caller will read next: small_gemm fetches it into L2 a little
 // after each panel (the LSTM's backward step reads its cached gates and cells
 // from memory; fetched in one burst, they stall on the fill buffers instead).
+// `rows` rows of `bytes` each, `stride` bytes apart (a slice of columns).
 struct PrefetchRegion {
   const void* data;
-  std::size_t bytes;
+  std::size_t bytes, rows = 1, stride = 0;
 };
 
 // small_gemm for several right operands sharing A: A is transposed once. With
-// `prefetch`, also fetches those regions into L2 while it runs.
+// `prefetch`, also fetches those regions into L2 while it runs. `transposed`:
+// A as transpose_columns laid it out (rows·k floats), used instead of
+// transposing it here when small_gemm_transposes(rows).
 void small_gemm(std::size_t rows, std::size_t k, const float* a, std::size_t lda, const PanelTarget* targets,
-                std::size_t count, const PrefetchRegion* prefetch = nullptr, std::size_t prefetch_count = 0);
+                std::size_t count, const PrefetchRegion* prefetch = nullptr, std::size_t prefetch_count = 0,
+                const float* transposed = nullptr);
+
+// Whether small_gemm reads A transposed for this many rows (a few it reads in place).
+bool small_gemm_transposes(std::size_t rows);
+
+// Columns [c0, c1) of A (rows x k, rows `lda` apart) into `at` (rows·k floats)
+// where small_gemm transposes them to: threads that each make some columns of
+// one A, and then all multiply it, transpose only their own.
+void transpose_columns(std::size_t rows, std::size_t k, const float* a, std::size_t lda, std::size_t c0,
+                       std::size_t c1, float* at);
 
 // A [k][m] matrix stored as column groups of kernel_rows() columns (the last
 // may be narrower): group q, columns [q·g, q·g + w_q), at data + q·g·k as
