@@ -140,25 +140,41 @@ void gates_gemm(std::size_t rows, std::size_t n, const float* a, std::size_t lda
   small_gemm(rows, n, a, lda, targets, abut ? 1 : 4, nullptr, 0, transposed);
 }
 
-// run(r, count) over rows [0, rows) of an operand k floats wide, shared among
-// threads in chunks whose transposed rows (count x k floats, a quarter of L2)
-// stay in L2 while every panel of the right operand passes.
+// run(r, count, j0, j1) over rows [0, rows) and columns [0, columns) of a
+// product whose left operand is k floats wide. Threads get equal runs of
+// 16 x 16 tiles in row-major order (by rows alone, 400 rows made 25 groups
+// for 16 threads: 2 for some, 1 for others); a run's whole row groups come in
+// chunks whose transposed rows (count x k floats, a quarter of L2) stay in L2
+// while every panel passes, a partial group alone.
 template <typename Run>
-void for_row_chunks(std::size_t rows, std::size_t k, const Run& run) {
+void for_tiles(std::size_t rows, std::size_t k, std::size_t columns, const Run& run) {
   const std::size_t floats = kL2Bytes / 4 / sizeof(float);
-  const std::size_t chunk = std::max<std::size_t>(kPanelWidth, floats / k / kPanelWidth * kPanelWidth);
+  const std::size_t chunk_groups = std::max<std::size_t>(1, floats / k / kPanelWidth);
+  const std::size_t panels = (columns + kPanelWidth - 1) / kPanelWidth;
+  const std::size_t tiles = (rows + kPanelWidth - 1) / kPanelWidth * panels;
   parallel_for(threads(), [&](int part) {
-    std::size_t r0, r1;
-    split(rows, threads(), part, kPanelWidth, r0, r1);
-    for (std::size_t r = r0; r < r1; r += chunk) run(r, std::min(chunk, r1 - r));
+    std::size_t t0, t1;
+    split(tiles, threads(), part, 1, t0, t1);
+    while (t0 < t1) {
+      const std::size_t r = t0 / panels * kPanelWidth, p = t0 % panels;
+      if (p > 0 || t1 - t0 < panels) {
+        const std::size_t p1 = std::min(panels, p + (t1 - t0));
+        run(r, std::min(kPanelWidth, rows - r), p * kPanelWidth, std::min(columns, p1 * kPanelWidth));
+        t0 += p1 - p;
+      } else {
+        const std::size_t groups = std::min((t1 - t0) / panels, chunk_groups);
+        run(r, std::min(rows, r + groups * kPanelWidth) - r, 0, columns);
+        t0 += groups * panels;
+      }
+    }
   });
 }
 
 // gates_gemm of all units over many rows.
 void gates_gemm_parallel(std::size_t rows, std::size_t n, const float* a, std::size_t lda, const float* packed,
                          std::size_t H, float* c, std::size_t ldc) {
-  for_row_chunks(rows, n, [&](std::size_t r, std::size_t count) {
-    gates_gemm(count, n, a + r * lda, lda, packed, H, 0, H, c + r * ldc, ldc, false);
+  for_tiles(rows, n, H, [&](std::size_t r, std::size_t count, std::size_t j0, std::size_t j1) {
+    gates_gemm(count, n, a + r * lda, lda, packed, H, j0, j1, c + r * ldc, ldc, false);
   });
 }
 
@@ -409,8 +425,8 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
     }
   }
   if (dx && !dx_in_step) {  // dx (+)= dgates · [W_i; W_f; W_c; W_o]
-    for_row_chunks(T * B, G4, [&](std::size_t r, std::size_t count) {
-      small_gemm(count, dgates, r, packed_w, width, dx + r * width, width, accumulate_dx);
+    for_tiles(T * B, G4, width, [&](std::size_t r, std::size_t count, std::size_t j0, std::size_t j1) {
+      small_gemm(count, dgates, r, packed_w + j0 * G4, j1 - j0, dx + r * width + j0, width, accumulate_dx);
     });
   }
 }
