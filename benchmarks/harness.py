@@ -29,21 +29,35 @@ def median_seconds(run: Callable[[], None], repeats: int, warmup: int = 2) -> fl
 
 
 def alternate(runs: dict[str, Callable[[], None]], repeats: int, rounds: int = 3,
-              spread: dict[str, float] | None = None,
-              blocks: dict[str, list[float]] | None = None) -> dict[str, float]:
+              spread: dict[str, float] | None = None) -> dict[str, float]:
     """Median seconds of each run, timed in blocks that alternate between the
     contenders so that drift in the machine's speed hits both alike. With
-    `spread`, also the relative spread (max/min - 1) of each run's block medians;
-    with `blocks`, the block medians themselves, round by round."""
+    `spread`, also the relative spread (max/min - 1) of each run's block medians."""
     samples: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(rounds):
         for name, run in runs.items():
             samples[name].append(median_seconds(run, repeats))
     if spread is not None:
         spread.update({name: max(v) / min(v) - 1 for name, v in samples.items()})
-    if blocks is not None:
-        blocks.update(samples)
     return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def paired_times(first: Callable[[], None], second: Callable[[], None], pairs: int,
+                 warmup: int = 2) -> tuple[list[float], list[float]]:
+    """Seconds of `pairs` runs of each, interleaved run by run (in the order
+    first, second, then second, first, and so on): the cost of one variant
+    against another of the same code, where drift between blocks (spreads of
+    up to 400% on shared hosts) would swamp a few percent."""
+    for _ in range(warmup):
+        first()
+        second()
+    times: tuple[list[float], list[float]] = ([], [])
+    for i in range(pairs):
+        for which in ((0, 1) if i % 2 == 0 else (1, 0)):
+            start = time.perf_counter()
+            (first, second)[which]()
+            times[which].append(time.perf_counter() - start)
+    return times
 
 
 def table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:

@@ -9,10 +9,11 @@ and >= 1.2 median; >= 85% of the measured sgemm rate on H=1024; diagonal
 peepholes cost at most 5% more than none. "ceiling" is the ratio a step running
 entirely at the measured sgemm rate (2048^3 through OpenBLAS) would reach; the
 LSTM's packed kernels can beat that rate by a few percent on some shapes.
-The peephole cost is the median, over rounds, of each round's peephole block
-against the block timed just before it without peepholes: a cost of one
-implementation against itself, which drift between rounds (block spreads of
-up to 400% on shared hosts) would otherwise swamp.
+The peephole cost is the median ratio of steps with and without peepholes
+timed in interleaved pairs (repeats x rounds of them): a cost of one
+implementation against itself, which drift between blocks (spreads of up to
+400% on shared hosts) would otherwise swamp; blocks of 5 rounds once read
++8.7 and +9.9% where 30 interleaved pairs read +1 to +4%.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 import mpsnn
-from harness import alternate, table, write_json
+from harness import alternate, paired_times, table, write_json
 from mpsnn import bnns
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "python"))
@@ -112,10 +113,9 @@ def measure(config: str, repeats: int, rounds: int, torch, peak: float) -> dict:
     ours_peephole, _, _ = mpsnn_step(peephole)
     theirs, torch_output = torch_step(problem, torch)
     spread: dict[str, float] = {}
-    blocks: dict[str, list[float]] = {}
-    seconds = alternate({"mpsnn": ours, "mpsnn_peephole": ours_peephole, "torch": theirs}, repeats, rounds,
-                        spread, blocks)
-    peephole_cost = statistics.median(p / n for p, n in zip(blocks["mpsnn_peephole"], blocks["mpsnn"]))
+    seconds = alternate({"mpsnn": ours, "torch": theirs}, repeats, rounds, spread)
+    plain, with_peephole = paired_times(ours, ours_peephole, repeats * rounds)
+    peephole_cost = statistics.median(p / n for p, n in zip(with_peephole, plain))
     ours()
     difference = np.linalg.norm(y - torch_output()) / np.linalg.norm(torch_output())
     assert difference < 1e-3, f"{config}: mpsnn and torch disagree ({difference:.1e})"
@@ -128,7 +128,7 @@ def measure(config: str, repeats: int, rounds: int, torch, peak: float) -> dict:
             # torch's time over the time of the step's FLOPs at the sgemm rate
             # measured in this run.
             "ceiling_ratio": seconds["torch"] / (flops / (peak * 1e9)),
-            "peephole_ms": seconds["mpsnn_peephole"] * 1e3,
+            "peephole_ms": statistics.median(with_peephole) * 1e3,
             "peephole_overhead": peephole_cost - 1,
             "spread": max(spread.values())}
 
