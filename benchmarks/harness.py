@@ -44,18 +44,23 @@ def alternate(runs: dict[str, Callable[[], None]], repeats: int, rounds: int = 3
 
 def paired_times(first: Callable[[], None], second: Callable[[], None], pairs: int,
                  warmup: int = 2) -> tuple[list[float], list[float]]:
-    """Seconds of `pairs` runs of each, interleaved run by run (in the order
-    first, second, then second, first, and so on): the cost of one variant
-    against another of the same code, where drift between blocks (spreads of
-    up to 400% on shared hosts) would swamp a few percent."""
+    """Seconds of `pairs` runs of each, interleaved (first, second, then second,
+    first, and so on): the cost of one variant against another of the same
+    code, where drift between blocks (spreads of up to 400% on shared hosts)
+    would swamp a few percent. Each timed run follows an untimed one of the
+    same variant: right after the other variant a run was up to 15% slower on
+    a 16-core host (caches holding the other's data), which made pair ratios
+    bimodal."""
     for _ in range(warmup):
         first()
         second()
     times: tuple[list[float], list[float]] = ([], [])
     for i in range(pairs):
         for which in ((0, 1) if i % 2 == 0 else (1, 0)):
+            run = (first, second)[which]
+            run()
             start = time.perf_counter()
-            (first, second)[which]()
+            run()
             times[which].append(time.perf_counter() - start)
     return times
 

@@ -10,10 +10,11 @@ peepholes cost at most 5% more than none. "ceiling" is the ratio a step running
 entirely at the measured sgemm rate (2048^3 through OpenBLAS) would reach; the
 LSTM's packed kernels can beat that rate by a few percent on some shapes.
 The peephole cost is the median ratio of steps with and without peepholes
-timed in interleaved pairs (repeats x rounds of them): a cost of one
-implementation against itself, which drift between blocks (spreads of up to
-400% on shared hosts) would otherwise swamp; blocks of 5 rounds once read
-+8.7 and +9.9% where 30 interleaved pairs read +1 to +4%.
+timed in interleaved pairs (repeats x rounds of them, each timed step after
+an untimed one of its own): a cost of one implementation against itself,
+which drift between blocks (spreads of up to 400% on shared hosts) would
+otherwise swamp; blocks of 5 rounds once read +8.7 and +9.9% where 30
+interleaved pairs read +1 to +4%.
 """
 
 from __future__ import annotations
