@@ -141,11 +141,13 @@ void gates_gemm(std::size_t rows, std::size_t n, const float* a, std::size_t lda
 }
 
 // run(r, count, j0, j1) over rows [0, rows) and columns [0, columns) of a
-// product whose left operand is k floats wide. Threads get equal runs of
-// 16 x 16 tiles in row-major order (by rows alone, 400 rows made 25 groups
-// for 16 threads: 2 for some, 1 for others); a run's whole row groups come in
-// chunks whose transposed rows (count x k floats, a quarter of L2) stay in L2
-// while every panel passes, a partial group alone.
+// product whose left operand is k floats wide (columns: hidden units, each
+// with its four gates, for the projection; dx's columns for dx). Threads get
+// equal runs of tiles of 16 rows x 16 columns in row-major order (by rows
+// alone, 400 rows made 25 groups for 16 threads: 2 for some, 1 for others);
+// a run's whole row groups come in chunks whose transposed rows (count x k
+// floats, a quarter of L2) stay in L2 while every panel passes, a partial
+// group alone (its rows transposed by each thread that has part of it).
 template <typename Run>
 void for_tiles(std::size_t rows, std::size_t k, std::size_t columns, const Run& run) {
   const std::size_t floats = kL2Bytes / 4 / sizeof(float);
@@ -275,8 +277,10 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
   const Peepholes peepholes(c, p);
   const float* const* full = peepholes.full;
   // Gate gradients, grouped for gemm_tn and the dx product, copied there from
-  // a buffer of two steps (the step's GEMMs read it hot; a barrier a step
-  // keeps the parts a step apart at most); also by rows for full peepholes.
+  // a buffer of two steps (read hot by the step's GEMMs, or transposed from
+  // it into dg_transposed, and by the full peepholes' products; a barrier a
+  // step keeps the parts a step apart at most); also by rows for full
+  // peepholes.
   const GroupedMatrix dgates{scratch(slot_dg, T * B * G4), T * B, G4};
   float* step_dg = scratch(slot_dg_step, 2 * B * G4);
   float* dgates_rows = full[0] || full[1] || full[2] || full[3] ? scratch(slot_dg_rows, T * B * G4) : nullptr;

@@ -272,23 +272,37 @@ class Prefetcher {
  public:
   Prefetcher(const PrefetchRegion* regions, std::size_t count, std::size_t steps) : regions_(regions), count_(count) {
     std::size_t lines = 0;
-    for (std::size_t i = 0; i < count; ++i) lines += regions[i].rows * ((regions[i].bytes + 63) / 64);
+    for (std::size_t i = 0; i < count; ++i)
+      for (std::size_t r = 0; r < regions[i].rows; ++r) lines += row_lines(regions[i], r);
     per_step_ = steps ? (lines + steps - 1) / steps : lines;
   }
   void step() {
-    for (std::size_t n = 0; n < per_step_ && region_ < count_; ++n) {
+    for (std::size_t n = 0; n < per_step_ && region_ < count_;) {
       const PrefetchRegion& region = regions_[region_];
-      __builtin_prefetch(static_cast<const char*>(region.data) + row_ * region.stride + offset_, 0, 2);
-      offset_ += 64;
-      if (offset_ < region.bytes) continue;
-      offset_ = 0;
-      if (++row_ == region.rows) ++region_, row_ = 0;
+      if (row_ < region.rows && line_ < row_lines(region, row_)) {
+        __builtin_prefetch(first_line(region, row_) + 64 * line_++, 0, 2);
+        ++n;
+      } else {
+        line_ = 0;
+        if (++row_ >= region.rows) ++region_, row_ = 0;
+      }
     }
   }
 
  private:
+  // Row r's first cache line, and how many lines it touches.
+  static const char* first_line(const PrefetchRegion& region, std::size_t r) {
+    const std::uintptr_t start = reinterpret_cast<std::uintptr_t>(region.data) + r * region.stride;
+    return reinterpret_cast<const char*>(start / 64 * 64);
+  }
+  static std::size_t row_lines(const PrefetchRegion& region, std::size_t r) {
+    const std::uintptr_t start = reinterpret_cast<std::uintptr_t>(region.data) + r * region.stride;
+    return region.bytes ? (start % 64 + region.bytes + 63) / 64 : 0;
+  }
+
+ private:
   const PrefetchRegion* regions_;
-  std::size_t count_, per_step_, region_ = 0, row_ = 0, offset_ = 0;
+  std::size_t count_, per_step_, region_ = 0, row_ = 0, line_ = 0;
 };
 
 }  // namespace
