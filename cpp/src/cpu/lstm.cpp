@@ -75,6 +75,11 @@ constexpr std::size_t kMinRowsPerPart = 4;
 struct Plan {
   int parts;
   bool by_rows;
+  // Parts on slices of units multiply the same A (h, or the step's gate
+  // gradients): each transposes its own columns of it once for all, into two
+  // buffers (a part may write the next step's while another still multiplies
+  // this one's).
+  bool shares_transposition;
   Plan(const LstmConfig& c) {
     const std::size_t H = c.hidden_size, B = c.batch;
     const double step_flops = 2.0 * double(B) * double(4 * H) * double(H);
@@ -86,6 +91,7 @@ struct Plan {
     const bool u_fits = 4 * H * H * sizeof(float) <= kL2Bytes;
     by_rows = useful > 1 && (B >= 8 * useful || (u_fits && row_parts > 1 && row_parts >= unit_parts));
     parts = int(!by_rows ? unit_parts : B >= 8 * useful ? useful : row_parts);
+    shares_transposition = !by_rows && parts > 1 && small_gemm_transposes(B);
   }
   // Rows [r0, r1) and units [j0, j1) of one part.
   struct Part {
@@ -213,11 +219,7 @@ void forward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const 
   const Peepholes peepholes(c, p);
   const float* const* full = peepholes.full;
   const float* packed_u = pack_gates(slot_packed, p.u, H, H, true);
-  // Parts on slices of units multiply the same h: each transposes its own
-  // units of it once for all (two buffers: a part may write the next step's
-  // while another still multiplies this one's).
-  const bool share_h = !plan.by_rows && plan.parts > 1 && small_gemm_transposes(B);
-  float* h_transposed = share_h ? scratch(slot_h_transposed, 2 * B * H) : nullptr;
+  float* h_transposed = plan.shares_transposition ? scratch(slot_h_transposed, 2 * B * H) : nullptr;
   SpinBarrier barrier(plan.parts);
   parallel_for(plan.parts, [&](int part) {
     const Plan::Part range = plan.part(c, part);
@@ -236,7 +238,7 @@ void forward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const 
       if (work) {
         if (project_in_step)
           gates_gemm(rows, width, in.data + t * in.step + r0 * in.row, in.row, packed_w, H, j0, j1, g, G4, false);
-        const float* h_prev_transposed = share_h && s > 0 ? h_transposed + (s - 1) % 2 * B * H : nullptr;
+        const float* h_prev_transposed = h_transposed && s > 0 ? h_transposed + (s - 1) % 2 * B * H : nullptr;
         if (h_prev) gates_gemm(rows, H, h_prev, h_ld, packed_u, H, j0, j1, g, G4, true, h_prev_transposed);
         for (int k = 0; k < 3; ++k)
           if (full[k] && c_prev)
@@ -251,7 +253,7 @@ void forward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const 
         forward_output(slice, g, c_new, out + (t * B + r0) * DH + d * H, DH,
                        y ? y + t * c.step_stride(DH) + r0 * c.row_stride(DH) + d * H : nullptr, c.row_stride(DH),
                        squashed);
-      if (work && share_h && s + 1 < T)
+      if (work && h_transposed && s + 1 < T)
         transpose_columns(B, H, out + t * B * DH + d * H, DH, j0, j1, h_transposed + s % 2 * B * H);
       if (!plan.by_rows) barrier.wait();  // the next step's GEMM reads every unit's h
     }
@@ -288,10 +290,7 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
   float* dc = scratch(slot_dc, B * H);  // gradient reaching c of the step being processed
 
   const Plan plan(c);
-  // Parts on slices of units: each transposes its own columns of the step's
-  // gate gradients for every part's GEMM (as share_h in the forward).
-  const bool share_dg = !plan.by_rows && plan.parts > 1 && small_gemm_transposes(B);
-  float* dg_transposed = share_dg ? scratch(slot_dg_transposed, 2 * B * G4) : nullptr;
+  float* dg_transposed = plan.shares_transposition ? scratch(slot_dg_transposed, 2 * B * G4) : nullptr;
   const float* packed_u = pack_gates(slot_packed, p.u, H, H, false);
   // dx: with each thread on its own rows, inside the step, from the same
   // transposed gate gradients as dh, while W and U stay in a quarter of L3
@@ -343,7 +342,7 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
           copy_to_groups(dg, G4, rows, k * H + j0, k * H + j1, dgates, t * B + r0);
           for (std::size_t r = 0; dgates_rows && r < rows; ++r)
             std::memcpy(dgates_rows + (t * B + r0 + r) * G4 + k * H + j0, dg + r * G4 + k * H + j0, n * sizeof(float));
-          if (share_dg) transpose_columns(B, G4, dg, G4, k * H + j0, k * H + j1, dg_transposed + s % 2 * B * G4);
+          if (dg_transposed) transpose_columns(B, G4, dg, G4, k * H + j0, k * H + j1, dg_transposed + s % 2 * B * G4);
         }
       }
       if (!plan.by_rows) barrier.wait();  // the GEMMs below read every unit's gate gradients
@@ -356,21 +355,20 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
       // What the next step reads from memory (written by the forward long
       // before): its gates, its previous cells, its dy, fetched during the
       // GEMMs. The element-wise passes ran 2x slower on them cold (128/32/100:
-      // -2.5% a step fetched).
-      // A part's own units only: with 16 parts of units at H = 1024, each
-      // fetching whole rows moved 16x the data into every L2.
+      // -2.5% a step fetched). A part's own units only: with 16 parts of units
+      // at H = 1024, each fetching whole rows moved 16x the data into every L2.
       PrefetchRegion next[6];
       std::size_t regions = 0;
       if (s + 1 < T) {
         const std::size_t tn = d == 0 ? t - 1 : t + 1, unit_bytes = n * sizeof(float);
         for (int k = 0; k < 4; ++k)
           next[regions++] = {gates + (tn * B + r0) * G4 + k * H + j0, unit_bytes, rows, G4 * sizeof(float)};
-        if (s + 2 < T)
-          next[regions++] = {cells + ((d == 0 ? tn - 1 : tn + 1) * B + r0) * H + j0, unit_bytes, rows, H * sizeof(float)};
+        const std::size_t before_next = d == 0 ? tn - 1 : tn + 1;  // the step whose cells the next one reads
+        if (s + 2 < T) next[regions++] = {cells + (before_next * B + r0) * H + j0, unit_bytes, rows, H * sizeof(float)};
         if (dy.data) next[regions++] = {dy.at(tn, r0) + d * H + j0, unit_bytes, rows, dy.row * sizeof(float)};
       }
       small_gemm(rows, G4, dg, G4, targets, dx_in_step ? 2 : 1, next, regions,
-                 share_dg ? dg_transposed + s % 2 * B * G4 : nullptr);
+                 dg_transposed ? dg_transposed + s % 2 * B * G4 : nullptr);
     }
   });
   if (dh0) std::memcpy(dh0, dh, B * H * sizeof(float));

@@ -263,10 +263,6 @@ float* transposed_buffer(std::size_t floats) {
   return buffer.data();
 }
 
-}  // namespace
-
-namespace {
-
 // The lines of some regions, prefetched into L2 a few at a time.
 class Prefetcher {
  public:
@@ -300,7 +296,6 @@ class Prefetcher {
     return region.bytes ? (start % 64 + region.bytes + 63) / 64 : 0;
   }
 
- private:
   const PrefetchRegion* regions_;
   std::size_t count_, per_step_, region_ = 0, row_ = 0, line_ = 0;
 };
@@ -329,10 +324,8 @@ void small_gemm(std::size_t rows, std::size_t k, const float* a, std::size_t lda
   const std::size_t step = prefetch_count ? kPanelWidth : ~std::size_t(0) / 2;
   // Up to kDirectRows rows, A is read where it lies: transposing a few rows'
   // streams would cost more than it saves.
-  const float* at = nullptr;
-  if (small_gemm_transposes(rows) && transposed) {
-    at = transposed;
-  } else if (small_gemm_transposes(rows)) {
+  const float* at = small_gemm_transposes(rows) ? transposed : nullptr;
+  if (small_gemm_transposes(rows) && !transposed) {
     float* buffer = transposed_buffer(k * rows);
     transpose_columns(rows, k, a, lda, 0, k, buffer);
     at = buffer;
@@ -346,12 +339,6 @@ void small_gemm(std::size_t rows, std::size_t k, const float* a, std::size_t lda
       else isa.multiply_direct(rows, k, a, lda, t.packed + j * k, columns, t.c + j, t.ldc, t.accumulate);
     }
   }
-}
-
-void small_gemm(std::size_t rows, std::size_t k, const float* a, std::size_t lda, const float* packed,
-                std::size_t columns, float* c, std::size_t ldc, bool accumulate) {
-  const PanelTarget target{packed, columns, c, ldc, accumulate};
-  small_gemm(rows, k, a, lda, &target, 1);
 }
 
 std::size_t kernel_rows() { return isa.rows; }

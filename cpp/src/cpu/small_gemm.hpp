@@ -24,11 +24,8 @@ inline std::size_t packed_panel_size(std::size_t k, std::size_t columns) {
 void pack_panels(const float* source, std::size_t stride, bool transposed, std::size_t k,
                  std::size_t columns, float* packed, std::size_t panel_stride = 0);
 
-// C[r][j] = (accumulate ? C[r][j] : 0) + Σ_kk A[r][kk] · P[kk][j].
-void small_gemm(std::size_t rows, std::size_t k, const float* a, std::size_t lda, const float* packed,
-                std::size_t columns, float* c, std::size_t ldc, bool accumulate);
-
-// One packed right operand and the C it makes ([rows][ldc], `columns` wide).
+// One packed right operand P and the C it makes ([rows][ldc], `columns`
+// wide): C[r][j] = (accumulate ? C[r][j] : 0) + Σ_kk A[r][kk] · P[kk][j].
 struct PanelTarget {
   const float* packed;
   std::size_t columns;
