@@ -14,8 +14,10 @@ from mpsnn import bnns
 TOLERANCE = 1e-5  # float32 kernels against float64, norm-wise relative, per tensor
 
 
-def run(problem, reference=False, cache=True):
-    """Training forward then backward; returns outputs, cache and gradients."""
+def run(problem, reference=False, cache=True, cache_offset=None):
+    """Training forward then backward; returns outputs, cache and gradients.
+    cache_offset: bytes past a 64-byte boundary where the cache starts (None:
+    where NumPy puts it)."""
     filter_params = bnns.FilterParameters(use_reference_kernel=reference)
     L, D, H, B = problem.num_layers, problem.directions, problem.hidden_size, problem.batch
     y = np.full(problem.sequence_shape(D * H), np.nan, np.float32)  # poisoned: every element must be written
@@ -23,7 +25,10 @@ def run(problem, reference=False, cache=True):
     cn = np.full((L * D, B, H), np.nan, np.float32)
     params = problem.layer_params(y, hn, cn)
     capacity = bnns.compute_lstm_training_cache_capacity(params)
-    training_cache = np.full(capacity, 0xAB, np.uint8)
+    training_cache = np.full(capacity + (0 if cache_offset is None else 128), 0xAB, np.uint8)
+    if cache_offset is not None:
+        start = -training_cache.ctypes.data % 64 + cache_offset
+        training_cache = training_cache[start:start + capacity]
     bnns.direct_apply_lstm_batch_training_caching(params, filter_params, training_cache)
     delta, grads = problem.delta_params()
     bnns.direct_apply_lstm_batch_backward(params, delta, filter_params, training_cache if cache else None)
@@ -53,8 +58,8 @@ def gradient_pairs(problem, result, want):
                 yield f"{gate}.iw_desc[{i}]", grads[gate]["iw_desc"][i], w
 
 
-def check(problem, reference=False, tolerance=TOLERANCE):
-    result = run(problem, reference)
+def check(problem, reference=False, tolerance=TOLERANCE, cache_offset=None):
+    result = run(problem, reference, cache_offset=cache_offset)
     want = expected(problem, result["cache"])
     failures = []
     for name in ("y", "hn", "cn"):
@@ -138,10 +143,31 @@ def test_threaded_plans_with_two_threads():
     """The threaded and rows_split configurations in a process whose pool has two threads."""
     env = dict(os.environ, MPSNN_NUM_THREADS="2")
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__,
-                             "-k", "test_fast_kernel_against_float64 and (rows_split or threaded)"],
+                             "-k", "(test_fast_kernel_against_float64 and (rows_split or threaded))"
+                                   " or test_results_do_not_depend_on_where_the_cache_lies"],
                             env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "9 passed" in result.stdout, result.stdout
+    assert "10 passed" in result.stdout, result.stdout
+
+
+def test_results_do_not_depend_on_where_the_cache_lies():
+    """The forward streams activated gates into the cache from a buffer of its
+    own (rows_split, on two threads), a row's first and last floats short of a
+    line apart: every alignment of the cache gives the same bits."""
+    problem = dataclasses.replace(SWEEP["rows_split"], peephole=None, num_layers=1, bidirectional=False)
+    def arrays(result):
+        grads = result["grads"]
+        named = {name: result[name] for name in ("y", "hn", "cn", "cache")}
+        named.update({name: grads[name] for name in ("dx", "dh0", "dc0")})
+        for gate in GATES:
+            named.update({f"{gate}.{key}": grads[gate][key] for key in ("hw_desc", "b_desc")})
+            named[f"{gate}.iw_desc[0]"] = grads[gate]["iw_desc"][0]
+        return named
+
+    aligned = arrays(check(problem, cache_offset=0))
+    for offset in range(4, 64, 4):
+        for name, array in arrays(run(problem, cache_offset=offset)).items():
+            np.testing.assert_array_equal(array, aligned[name], err_msg=f"{name}, cache at +{offset} bytes")
 
 
 NARROW_SWEEP = ["wider", "peephole_full", "batch_first", "threaded_full_peephole", "rows_split_small_batch",

@@ -391,6 +391,43 @@ void copy_to_groups(const float* source, std::size_t ld, std::size_t rows, std::
 #endif
 }
 
+namespace {
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target("avx512f"))) void stream_row_avx512(const float* from, std::size_t columns, float* to) {
+  const std::size_t head = std::min(columns, (64 - reinterpret_cast<std::uintptr_t>(to) % 64) % 64 / sizeof(float));
+  if (head) {
+    const __mmask16 lanes = __mmask16((1u << head) - 1);
+    _mm512_mask_storeu_ps(to, lanes, _mm512_maskz_loadu_ps(lanes, from));
+  }
+  std::size_t j = head;
+  for (; j + kPanelWidth <= columns; j += kPanelWidth) _mm512_stream_ps(to + j, _mm512_loadu_ps(from + j));
+  if (j < columns) {
+    const __mmask16 tail = __mmask16((1u << (columns - j)) - 1);
+    _mm512_mask_storeu_ps(to + j, tail, _mm512_maskz_loadu_ps(tail, from + j));
+  }
+}
+#endif
+
+}  // namespace
+
+void stream_rows(const float* from, std::size_t ld_from, std::size_t rows, std::size_t columns, float* to,
+                 std::size_t ld_to) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (isa.rows == kPanelWidth && reinterpret_cast<std::uintptr_t>(to) % sizeof(float) == 0) {
+    for (std::size_t r = 0; r < rows; ++r) stream_row_avx512(from + r * ld_from, columns, to + r * ld_to);
+    return;
+  }
+#endif
+  for (std::size_t r = 0; r < rows; ++r) std::memcpy(to + r * ld_to, from + r * ld_from, columns * sizeof(float));
+}
+
+void fence_streams() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  _mm_sfence();
+#endif
+}
+
 void small_gemm(std::size_t rows, const GroupedMatrix& a, std::size_t row0, const float* packed, std::size_t columns,
                 float* c, std::size_t ldc, bool accumulate) {
   // As the other small_gemm, but each block of A's rows is transposed group by
