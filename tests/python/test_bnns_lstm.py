@@ -117,6 +117,12 @@ SWEEP = {
                           peephole="diagonal", scale=0.15),
     "rows_split_small_batch": Problem(input_size=20, hidden_size=64, batch=10, seq_len=5, num_layers=2,
                                       bidirectional=True, peephole="diagonal", scale=0.2),
+    # One to three rows against 80+ columns: the kernel takes several panels
+    # at once (one gate's 144 columns abut the next's; 100 do not).
+    "one_row_many_panels": Problem(input_size=40, hidden_size=144, batch=1, seq_len=3, peephole="diagonal",
+                                   scale=0.1),
+    "three_rows_many_panels": Problem(input_size=70, hidden_size=100, batch=3, seq_len=3, bidirectional=True,
+                                      scale=0.1),
     # W and U past a quarter of L3 (8 MB): dx after the backward loop, not in it.
     "rows_split_large_weights": Problem(input_size=600, hidden_size=520, batch=16, seq_len=3, scale=0.05),
     "rows_split_nse_full_dropout": Problem(input_size=9, hidden_size=128, batch=17, seq_len=4, num_layers=2,
@@ -171,7 +177,8 @@ def test_results_do_not_depend_on_where_the_cache_lies():
 
 
 NARROW_SWEEP = ["wider", "peephole_full", "batch_first", "threaded_full_peephole", "rows_split_small_batch",
-                "threaded_long_weight_gradient", "threaded_shared_transpose"]
+                "threaded_long_weight_gradient", "threaded_shared_transpose", "one_row_many_panels",
+                "three_rows_many_panels"]
 
 
 @pytest.mark.parametrize("kernels", ["avx2", "generic"])

@@ -18,11 +18,31 @@ namespace mpsnn::cpu {
 
 namespace {
 
-typedef float panel_t __attribute__((vector_size(64), aligned(4)));  // 16 floats, unaligned access
+// A panel's row as the instruction set's vectors: 1 of 16 floats (AVX-512), 2
+// of 8 (AVX2), 4 of 4 (SSE, NEON). GCC split one 16-float vector type into
+// narrower registers through the stack: the AVX2 and generic kernels ran at
+// 1-4 FLOP a cycle, 15x slower than AVX-512.
+typedef float v16 __attribute__((vector_size(64), aligned(4)));  // unaligned access
+typedef float v8 __attribute__((vector_size(32), aligned(4)));
+typedef float v4 __attribute__((vector_size(16), aligned(4)));
+template <typename V>
+constexpr int kVectors = int(kPanelWidth * sizeof(float) / sizeof(V));  // vectors a panel row
 
 // Rows r0..r0+R of one panel: R accumulators live in registers for the whole k loop.
 // Always inlined: the instruction set of the kernel function it lands in applies.
 #define MPSNN_INLINE inline __attribute__((always_inline))
+
+// One vector at a time: an array of them whose address is taken stays on the stack.
+template <typename V>
+MPSNN_INLINE V load(const float* p) {
+  V v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+template <typename V>
+MPSNN_INLINE void store(float* p, V v) {
+  std::memcpy(p, &v, sizeof v);
+}
 
 // K is walked in blocks so that one block of transposed rows (16 x kKBlock
 // floats) stays in L2. Shorter blocks cost more than they save: each one
@@ -62,27 +82,68 @@ struct DirectA {
 };
 
 // R rows of one panel over k steps, against one sequential stream of the panel.
-template <int R, typename A, typename C>
+template <int R, typename V, typename A, typename C>
 MPSNN_INLINE void panel_rows(std::size_t k, const A& at, const float* panel, const C& c, std::size_t width,
                              bool accumulate) {
-  panel_t acc[R];
+  constexpr int L = kVectors<V>, lanes = kPanelWidth / L;
+  V acc[R][L];
   for (int r = 0; r < R; ++r) {
-    acc[r] = panel_t{};
-    if (accumulate && width == kPanelWidth) std::memcpy(&acc[r], c.row(r), sizeof(panel_t));
-    else if (accumulate) for (std::size_t j = 0; j < width; ++j) acc[r][j] = c.row(r)[j];
+    for (int l = 0; l < L; ++l)
+      acc[r][l] = accumulate && width == kPanelWidth ? load<V>(c.row(r) + l * lanes) : V{};
+    if (accumulate && width < kPanelWidth)
+      for (std::size_t j = 0; j < width; ++j) acc[r][j / lanes][j % lanes] = c.row(r)[j];
   }
   for (std::size_t kk = 0; kk < k; ++kk) {
     __builtin_prefetch(panel + (kk + 16) * kPanelWidth);
     // The next panel's tile of C, which its accumulators start from.
     if (kk < std::size_t(R)) __builtin_prefetch(c.row(kk) + kPanelWidth, 1);
-    panel_t p;
-    std::memcpy(&p, panel + kk * kPanelWidth, sizeof p);
-    for (int r = 0; r < R; ++r) acc[r] += at.get(kk, r, R) * p;
+    V p[L];
+    for (int l = 0; l < L; ++l) p[l] = load<V>(panel + kk * kPanelWidth + l * lanes);
+    for (int r = 0; r < R; ++r) {
+      const float x = at.get(kk, r, R);
+      for (int l = 0; l < L; ++l) acc[r][l] += x * p[l];
+    }
   }
   for (int r = 0; r < R; ++r) {
-    if (width == kPanelWidth) std::memcpy(c.row(r), &acc[r], sizeof(panel_t));
-    else for (std::size_t j = 0; j < width; ++j) c.row(r)[j] = acc[r][j];
+    if (width == kPanelWidth)
+      for (int l = 0; l < L; ++l) store(c.row(r) + l * lanes, acc[r][l]);
+    else
+      for (std::size_t j = 0; j < width; ++j) c.row(r)[j] = acc[r][j / lanes][j % lanes];
   }
+}
+
+// R rows (fewer than kGroupedRows) of P adjacent full panels, `panel_floats`
+// apart: one panel's R chains of FMAs cannot hide their latency; P panels make
+// R·P chains and share each element of A. k = 256, 512 columns, Zen 4, FLOP a
+// TSC cycle: AVX-512 1 row 10 -> 14, 2 rows 20 -> 33, 3 rows 15 -> 30.
+template <int R, int P, typename V, typename A, typename C>
+MPSNN_INLINE void panel_group_rows(std::size_t k, const A& at, const float* panel, std::size_t panel_floats,
+                                   const C& c, bool accumulate) {
+  constexpr int L = kVectors<V>, lanes = kPanelWidth / L;
+  V acc[R][P][L];
+  for (int r = 0; r < R; ++r)
+    for (int q = 0; q < P; ++q)
+      for (int l = 0; l < L; ++l) acc[r][q][l] = accumulate ? load<V>(c.row(r) + q * kPanelWidth + l * lanes) : V{};
+  for (std::size_t kk = 0; kk < k; ++kk) {
+    float x[R];
+    for (int r = 0; r < R; ++r) x[r] = at.get(kk, r, R);
+    for (int q = 0; q < P; ++q) {
+      V p[L];
+      for (int l = 0; l < L; ++l) p[l] = load<V>(panel + q * panel_floats + kk * kPanelWidth + l * lanes);
+      for (int r = 0; r < R; ++r)
+        for (int l = 0; l < L; ++l) acc[r][q][l] += x[r] * p[l];
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int q = 0; q < P; ++q)
+      for (int l = 0; l < L; ++l) store(c.row(r) + q * kPanelWidth + l * lanes, acc[r][q][l]);
+}
+
+// How many panels panel_group_rows takes together for `rows` rows, with room
+// for `accumulators` panels' accumulators in registers (1: one at a time).
+constexpr std::size_t kGroupedRows = 4;
+constexpr std::size_t group_panels(std::size_t rows, std::size_t accumulators) {
+  return rows >= kGroupedRows ? 1 : std::min<std::size_t>(8, accumulators / rows);
 }
 
 // at[kk * rows + r] = a[r * lda + kk]: `rows` rows of A as [k][rows].
@@ -140,13 +201,32 @@ __attribute__((target("avx512f,avx512vl,fma"))) void transpose_rows_avx512(const
 // C (+)= A · P in blocks of MaxRows rows of A (the last may be shorter). A
 // transposed: block b holds [k][rows of b] at at + r0 * k, so each panel is
 // streamed once per row block against one sequential stream of the block.
-template <int MaxRows, typename A, typename C>
+template <int MaxRows, int Accumulators, typename V, typename A, typename C>
 MPSNN_INLINE void multiply_impl(std::size_t rows, std::size_t k, const A& a, const float* packed,
                                 std::size_t columns, const C& c, bool accumulate) {
   for (std::size_t k0 = 0; k0 < k; k0 += kKBlock) {
     const std::size_t kb = std::min(kKBlock, k - k0);
     const bool add = accumulate || k0 > 0;
-    for (std::size_t j = 0; j < columns; j += kPanelWidth) {
+    std::size_t j = 0;
+    if (rows < kGroupedRows) {
+      A a_block = a;
+      if constexpr (std::is_same_v<A, TransposedA>) a_block.at += k0 * rows;
+      else a_block.a += k0;
+      const std::size_t group = group_panels(rows, Accumulators) * kPanelWidth;
+      for (; j + group <= columns && group > kPanelWidth; j += group) {
+        const float* panel = packed + j * k + k0 * kPanelWidth;
+        switch (rows) {
+#define MPSNN_GROUP(n)                                                                                     \
+  case n:                                                                                                  \
+    panel_group_rows<n, group_panels(n, Accumulators), V>(kb, a_block, panel, k * kPanelWidth, c.at(0, j), add); \
+    break;
+          MPSNN_GROUP(1) MPSNN_GROUP(2) MPSNN_GROUP(3)
+#undef MPSNN_GROUP
+          default: break;
+        }
+      }
+    }
+    for (; j < columns; j += kPanelWidth) {
       const float* panel = packed + j * k + k0 * kPanelWidth;
       const std::size_t width = std::min(kPanelWidth, columns - j);
       for (std::size_t r0 = 0; r0 < rows; r0 += MaxRows) {
@@ -156,7 +236,8 @@ MPSNN_INLINE void multiply_impl(std::size_t rows, std::size_t k, const A& a, con
         else at_block.a += r0 * a.lda + k0;
         const C c_block = c.at(r0, j);
         switch (block) {
-#define MPSNN_ROWS(n) case n: if constexpr (n <= MaxRows) panel_rows<n>(kb, at_block, panel, c_block, width, add); break;
+#define MPSNN_ROWS(n) \
+  case n: if constexpr (n <= MaxRows) panel_rows<n, V>(kb, at_block, panel, c_block, width, add); break;
           MPSNN_ROWS(1) MPSNN_ROWS(2) MPSNN_ROWS(3) MPSNN_ROWS(4) MPSNN_ROWS(5) MPSNN_ROWS(6) MPSNN_ROWS(7)
           MPSNN_ROWS(8) MPSNN_ROWS(9) MPSNN_ROWS(10) MPSNN_ROWS(11) MPSNN_ROWS(12) MPSNN_ROWS(13) MPSNN_ROWS(14)
           MPSNN_ROWS(15) MPSNN_ROWS(16)
@@ -177,25 +258,26 @@ using DirectMultiplier = void (*)(std::size_t, std::size_t, const float*, std::s
 
 // One build per instruction set, chosen at run time: the rows held in registers
 // are as many as the register file allows (a panel is 1 zmm or 2 ymm or 4 xmm).
-#define MPSNN_KERNELS(isa, target, rows)                                                                             \
+#define MPSNN_KERNELS(isa, target, rows, V)                                                                          \
   target void multiply_##isa(std::size_t r, std::size_t k, const float* at, const float* packed,                    \
                              std::size_t columns, float* c, std::size_t ldc, bool accumulate) {                    \
-    multiply_impl<rows>(r, k, TransposedA{at}, packed, columns, StridedC{c, ldc}, accumulate);                     \
+    multiply_impl<rows, rows, V>(r, k, TransposedA{at}, packed, columns, StridedC{c, ldc}, accumulate);            \
   }                                                                                                                 \
   target void multiply_rows_##isa(std::size_t r, std::size_t k, const float* at, const float* packed,               \
                                   std::size_t columns, float* const* c_rows, std::size_t j, bool accumulate) {     \
-    multiply_impl<rows>(r, k, TransposedA{at}, packed, columns, RowsC{c_rows, j}, accumulate);                     \
+    multiply_impl<rows, rows, V>(r, k, TransposedA{at}, packed, columns, RowsC{c_rows, j}, accumulate);            \
   }                                                                                                                 \
   target void multiply_direct_##isa(std::size_t r, std::size_t k, const float* a, std::size_t lda,                  \
                                     const float* packed, std::size_t columns, float* c, std::size_t ldc,            \
                                     bool accumulate) {                                                              \
-    multiply_impl<std::min(kDirectRows, rows)>(r, k, DirectA{a, lda}, packed, columns, StridedC{c, ldc}, accumulate);\
+    multiply_impl<std::min(kDirectRows, rows), rows, V>(r, k, DirectA{a, lda}, packed, columns, StridedC{c, ldc},    \
+                                                     accumulate);                                                  \
   }
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-MPSNN_KERNELS(avx512, __attribute__((target("avx512f,avx512vl,fma"))), 16)
-MPSNN_KERNELS(avx2, __attribute__((target("avx2,fma"))), 6)
+MPSNN_KERNELS(avx512, __attribute__((target("avx512f,avx512vl,fma"))), 16, v16)
+MPSNN_KERNELS(avx2, __attribute__((target("avx2,fma"))), 6, v8)
 #endif
-MPSNN_KERNELS(generic, , 3)
+MPSNN_KERNELS(generic, , 3, v4)
 #undef MPSNN_KERNELS
 
 using Transposer = void (*)(const float*, std::size_t, std::size_t, std::size_t, float*);
@@ -321,7 +403,7 @@ void small_gemm(std::size_t rows, std::size_t k, const float* a, std::size_t lda
   for (std::size_t i = 0; prefetch_count && i < count; ++i)
     panels += (targets[i].columns + kPanelWidth - 1) / kPanelWidth;
   Prefetcher prefetcher(prefetch, prefetch_count, panels);
-  const std::size_t step = prefetch_count ? kPanelWidth : ~std::size_t(0) / 2;
+  const std::size_t step = prefetch_count ? kPanelWidth * group_panels(rows, isa.rows) : ~std::size_t(0) / 2;
   // Up to kDirectRows rows, A is read where it lies: transposing a few rows'
   // streams would cost more than it saves.
   const float* at = small_gemm_transposes(rows) ? transposed : nullptr;
