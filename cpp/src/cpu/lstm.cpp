@@ -60,9 +60,12 @@ constexpr std::size_t kL3Bytes = std::size_t(32) << 20;
 // How a recurrence is shared among threads. With 8+ batch rows a thread, each
 // thread runs the whole recurrence for its own rows, with no synchronisation,
 // even when U does not fit its L2: 8 rows make 16 FLOP per weight loaded, and
-// at H = 512 this beat the other plan by 1-8% (B = 16 and 64). Otherwise each
-// thread owns a slice of hidden units (its weights stay in its cache) and the
-// threads meet at a barrier every step, unless U fits L2 and slices of 4+
+// this beat the other plan by 1-8% at H = 512 (B = 16 and 64), by 2-3% at
+// H = 768. Not once U takes half of L3: with every thread streaming all of it
+// each step it did not stay there (2 cores, H = 1024, B = 16: 5% slower than
+// slices of units, which read it once among them; B = 32: even). Otherwise
+// each thread owns a slice of hidden units (its weights stay in its cache) and
+// the threads meet at a barrier every step, unless U fits L2 and slices of 4+
 // rows make as many parts as slices of units would: then rows again, since a
 // barrier a step waits for the slowest thread (on a 16-core VM, 128/32/100
 // spent 42 us a step as 8 parts of units, ~8x their arithmetic). Either way a
@@ -88,8 +91,10 @@ struct Plan {
         int(std::min<std::size_t>(threads(), std::size_t(step_flops / kMinStepFlopsPerPart)))));
     const std::size_t unit_parts = std::max<std::size_t>(1, std::min(useful, H / kPanelWidth));
     const std::size_t row_parts = std::min(useful, B / kMinRowsPerPart);
-    const bool u_fits = 4 * H * H * sizeof(float) <= kL2Bytes;
-    by_rows = useful > 1 && (B >= 8 * useful || (u_fits && row_parts > 1 && row_parts >= unit_parts));
+    const std::size_t u_bytes = 4 * H * H * sizeof(float);
+    const bool u_fits = u_bytes <= kL2Bytes;
+    by_rows = useful > 1 && u_bytes < kL3Bytes / 2 &&
+              (B >= 8 * useful || (u_fits && row_parts > 1 && row_parts >= unit_parts));
     parts = int(!by_rows ? unit_parts : B >= 8 * useful ? useful : row_parts);
     shares_transposition = !by_rows && parts > 1 && small_gemm_transposes(B);
   }
