@@ -157,10 +157,13 @@ def test_threaded_plans_with_two_threads():
 
 
 def test_results_do_not_depend_on_where_the_cache_lies():
-    """The forward streams activated gates into the cache from a buffer of its
-    own (rows_split, on two threads), a row's first and last floats short of a
-    line apart: every alignment of the cache gives the same bits."""
-    problem = dataclasses.replace(SWEEP["rows_split"], peephole=None, num_layers=1, bidirectional=False)
+    """The forward makes its gates in a buffer of its own and then streams them
+    into the cache (rows_split, on two threads) or copies its slice of units
+    there (two slices of 64 units): every alignment of the cache gives the same
+    bits."""
+    rows_split = dataclasses.replace(SWEEP["rows_split"], peephole=None, num_layers=1, bidirectional=False)
+    narrow_units = Problem(input_size=20, hidden_size=128, batch=4, seq_len=5, peephole="diagonal", scale=0.15)
+
     def arrays(result):
         grads = result["grads"]
         named = {name: result[name] for name in ("y", "hn", "cn", "cache")}
@@ -170,10 +173,11 @@ def test_results_do_not_depend_on_where_the_cache_lies():
             named[f"{gate}.iw_desc[0]"] = grads[gate]["iw_desc"][0]
         return named
 
-    aligned = arrays(check(problem, cache_offset=0))
-    for offset in range(4, 64, 4):
-        for name, array in arrays(run(problem, cache_offset=offset)).items():
-            np.testing.assert_array_equal(array, aligned[name], err_msg=f"{name}, cache at +{offset} bytes")
+    for problem in (rows_split, narrow_units):
+        aligned = arrays(check(problem, cache_offset=0))
+        for offset in range(4, 64, 4):
+            for name, array in arrays(run(problem, cache_offset=offset)).items():
+                np.testing.assert_array_equal(array, aligned[name], err_msg=f"{name}, cache at +{offset} bytes")
 
 
 NARROW_SWEEP = ["wider", "peephole_full", "batch_first", "threaded_full_peephole", "rows_split_small_batch",

@@ -57,6 +57,10 @@ Sequence layer_input(const LstmConfig& c, std::size_t l, const float* x, const f
 constexpr std::size_t kL2Bytes = std::size_t(1) << 20;
 constexpr std::size_t kL3Bytes = std::size_t(32) << 20;
 
+// A slice of at most this many hidden units makes its gates apart from the
+// training cache (forward_direction says why).
+constexpr std::size_t kNarrowSliceUnits = 64;
+
 // How a recurrence is shared among threads. With 8+ batch rows a thread, each
 // thread runs the whole recurrence for its own rows, with no synchronisation,
 // even when U does not fit its L2: 8 rows make 16 FLOP per weight loaded, and
@@ -183,6 +187,14 @@ void for_tiles(std::size_t rows, std::size_t k, std::size_t columns, const Run& 
   });
 }
 
+// Units [j0, j1) of each gate of `rows` rows, between two [rows][4H] buffers.
+void copy_gate_columns(const float* from, float* to, std::size_t rows, std::size_t H, std::size_t j0,
+                       std::size_t j1) {
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t k = 0; k < 4; ++k)
+      std::memcpy(to + r * 4 * H + k * H + j0, from + r * 4 * H + k * H + j0, (j1 - j0) * sizeof(float));
+}
+
 // gates_gemm of all units over many rows.
 void gates_gemm_parallel(std::size_t rows, std::size_t n, const float* a, std::size_t lda, const float* packed,
                          std::size_t H, float* c, std::size_t ldc) {
@@ -232,12 +244,18 @@ void forward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const 
     const std::size_t rows = range.rows(), n = range.units();
     const bool work = !range.empty();
     float* squashed = scratch(slot_row, H);
-    // With the projection in the step, the gates are made in a buffer of the
-    // thread's own and streamed into the training cache once activated: the
-    // projection wrote the cache's cold lines, each read from memory first and
-    // often split by the row's alignment (the cache is the caller's memory,
-    // commonly 16 bytes past a line). 128/32/100 on 2 cores: -1 to -4%.
-    float* hot = project_in_step ? scratch(slot_hot_gates, rows * G4) : nullptr;
+    // The gates are made in a buffer of the thread's own and go into the
+    // training cache once activated. With the projection in the step, by
+    // streaming stores: it wrote the cache's cold lines, each read from memory
+    // first and often split by the row's alignment (the cache is the caller's
+    // memory, commonly 16 bytes past a line; 128/32/100 on 2 cores: -1 to -4%).
+    // On narrow slices of units, copied in and out: there a slice's edges
+    // share lines with the next slice's, which every pass over the gates took
+    // back and forth (16-core host, 16 parts: steps 10-15% slower than with the
+    // cache aligned; copied, -5 to -7% at 256/4/150 and 256/16/150, -2 to -3%
+    // at 1024/16/100 and 512/16/25; 2 parts of 128 units: +1 to +2%).
+    const bool narrow_slice = !plan.by_rows && plan.parts > 1 && n <= kNarrowSliceUnits;
+    float* hot = project_in_step || narrow_slice ? scratch(slot_hot_gates, rows * G4) : nullptr;
     const CellSlice slice{c, rows, j0, j1, p.b, peepholes.diagonal};
     for (std::size_t s = 0; s < T; ++s) {
       const std::size_t t = d == 0 ? s : T - 1 - s, previous = d == 0 ? t - 1 : t + 1;
@@ -250,6 +268,8 @@ void forward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const 
       if (work) {
         if (project_in_step)
           gates_gemm(rows, width, in.data + t * in.step + r0 * in.row, in.row, packed_w, H, j0, j1, g, G4, false);
+        else if (hot)
+          copy_gate_columns(g_cache, hot, rows, H, j0, j1);
         const float* h_prev_transposed = h_transposed && s > 0 ? h_transposed + (s - 1) % 2 * B * H : nullptr;
         if (h_prev) gates_gemm(rows, H, h_prev, h_ld, packed_u, H, j0, j1, g, G4, true, h_prev_transposed);
         for (int k = 0; k < 3; ++k)
@@ -265,7 +285,10 @@ void forward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const 
         forward_output(slice, g, c_new, out + (t * B + r0) * DH + d * H, DH,
                        y ? y + t * c.step_stride(DH) + r0 * c.row_stride(DH) + d * H : nullptr, c.row_stride(DH),
                        squashed);
-      if (work && hot) stream_rows(hot, G4, rows, G4, g_cache, G4);
+      if (work && hot) {
+        if (project_in_step) stream_rows(hot, G4, rows, G4, g_cache, G4);
+        else copy_gate_columns(hot, g_cache, rows, H, j0, j1);
+      }
       if (work && h_transposed && s + 1 < T)
         transpose_columns(B, H, out + t * B * DH + d * H, DH, j0, j1, h_transposed + s % 2 * B * H);
       if (!plan.by_rows) barrier.wait();  // the next step's GEMM reads every unit's h
