@@ -25,14 +25,16 @@ def run(problem, reference=False, cache=True, cache_offset=None):
     cn = np.full((L * D, B, H), np.nan, np.float32)
     params = problem.layer_params(y, hn, cn)
     capacity = bnns.compute_lstm_training_cache_capacity(params)
-    training_cache = np.full(capacity + (0 if cache_offset is None else 128), 0xAB, np.uint8)
+    padded = np.full(capacity + (0 if cache_offset is None else 128), 0xAB, np.uint8)
+    training_cache = padded
     if cache_offset is not None:
-        start = -training_cache.ctypes.data % 64 + cache_offset
-        training_cache = training_cache[start:start + capacity]
+        start = -padded.ctypes.data % 64 + cache_offset
+        training_cache = padded[start:start + capacity]
     bnns.direct_apply_lstm_batch_training_caching(params, filter_params, training_cache)
     delta, grads = problem.delta_params()
     bnns.direct_apply_lstm_batch_backward(params, delta, filter_params, training_cache if cache else None)
-    return dict(y=y, hn=hn, cn=cn, cache=training_cache, grads=grads)
+    outside = np.concatenate([padded[:start], padded[start + capacity:]]) if cache_offset is not None else None
+    return dict(y=y, hn=hn, cn=cn, cache=training_cache, grads=grads, outside_cache=outside)
 
 
 def expected(problem, cache):
@@ -176,7 +178,9 @@ def test_results_do_not_depend_on_where_the_cache_lies():
     for problem in (rows_split, narrow_units):
         aligned = arrays(check(problem, cache_offset=0))
         for offset in range(4, 64, 4):
-            for name, array in arrays(run(problem, cache_offset=offset)).items():
+            result = run(problem, cache_offset=offset)
+            assert np.all(result["outside_cache"] == 0xAB), f"written outside the cache at +{offset} bytes"
+            for name, array in arrays(result).items():
                 np.testing.assert_array_equal(array, aligned[name], err_msg=f"{name}, cache at +{offset} bytes")
 
 

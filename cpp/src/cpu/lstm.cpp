@@ -214,9 +214,10 @@ struct Peepholes {
 };
 
 // y: the user's output in the call's layout, or null (not the last layer).
+// `training`: the activated gates must end in `gates` (the training cache).
 void forward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const Sequence& in,
                        const Gates<const float>& p, const float* h0, const float* c0, float* gates, float* cells,
-                       float* out, float* y, float* hn, float* cn) {
+                       float* out, float* y, float* hn, float* cn, bool training) {
   const std::size_t T = c.seq_len, B = c.batch, H = c.hidden_size, G4 = 4 * H, DH = c.directions * H;
   const std::size_t width = c.layer_input(l);
   const Plan plan(c);
@@ -254,7 +255,8 @@ void forward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const 
     // back and forth (16-core host, 16 parts: steps 10-15% slower than with the
     // cache aligned; copied, -5 to -7% at 256/4/150 and 256/16/150, -2 to -3%
     // at 1024/16/100 and 512/16/25; 2 parts of 128 units: +1 to +2%).
-    const bool narrow_slice = !plan.by_rows && plan.parts > 1 && n <= kNarrowSliceUnits;
+    const bool narrow_slice =
+        !plan.by_rows && plan.parts > 1 && n <= kNarrowSliceUnits && rows * G4 * sizeof(float) <= kL2Bytes;
     float* hot = project_in_step || narrow_slice ? scratch(slot_hot_gates, rows * G4) : nullptr;
     const CellSlice slice{c, rows, j0, j1, p.b, peepholes.diagonal};
     for (std::size_t s = 0; s < T; ++s) {
@@ -285,7 +287,7 @@ void forward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const 
         forward_output(slice, g, c_new, out + (t * B + r0) * DH + d * H, DH,
                        y ? y + t * c.step_stride(DH) + r0 * c.row_stride(DH) + d * H : nullptr, c.row_stride(DH),
                        squashed);
-      if (work && hot) {
+      if (work && hot && training) {
         if (project_in_step) stream_rows(hot, G4, rows, G4, g_cache, G4);
         else copy_gate_columns(hot, g_cache, rows, H, j0, j1);
       }
@@ -494,7 +496,7 @@ void lstm_forward_fast(const detail::LstmForwardArgs& args) {
       float* cells = training ? cache.cells(l, d) : scratch(slot_cells, T * B * H);
       forward_direction(c, l, d, in, Gates<const float>(args.weights, c, l, d), state(host<float>(args.h0), c, l, d),
                         state(host<float>(args.c0), c, l, d), gates, cells, out, y,
-                        state(host<float>(args.hn), c, l, d), state(host<float>(args.cn), c, l, d));
+                        state(host<float>(args.hn), c, l, d), state(host<float>(args.cn), c, l, d), training);
     }
     below = out;
   }

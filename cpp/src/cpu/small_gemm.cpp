@@ -21,16 +21,20 @@ namespace {
 // A panel's row as the instruction set's vectors: 1 of 16 floats (AVX-512), 2
 // of 8 (AVX2), 4 of 4 (SSE, NEON). GCC split one 16-float vector type into
 // narrower registers through the stack: the AVX2 and generic kernels ran at
-// 1-4 FLOP a cycle, 15x slower than AVX-512.
+// 1-3 FLOP a cycle, 15x slower than AVX-512.
 typedef float v16 __attribute__((vector_size(64), aligned(4)));  // unaligned access
 typedef float v8 __attribute__((vector_size(32), aligned(4)));
 typedef float v4 __attribute__((vector_size(16), aligned(4)));
 template <typename V>
 constexpr int kVectors = int(kPanelWidth * sizeof(float) / sizeof(V));  // vectors a panel row
 
-// Rows r0..r0+R of one panel: R accumulators live in registers for the whole k loop.
 // Always inlined: the instruction set of the kernel function it lands in applies.
 #define MPSNN_INLINE inline __attribute__((always_inline))
+
+// Vectors by value outside a function of their instruction set would change
+// the ABI, GCC warns: the kernels' helpers are always inlined into one.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
 
 // One vector at a time: an array of them whose address is taken stays on the stack.
 template <typename V>
@@ -81,7 +85,8 @@ struct DirectA {
   float get(std::size_t kk, int r, int) const { return a[r * lda + kk]; }
 };
 
-// R rows of one panel over k steps, against one sequential stream of the panel.
+// R rows of one panel over k steps, against one sequential stream of the panel:
+// R·L accumulator vectors live in registers for the whole k loop.
 template <int R, typename V, typename A, typename C>
 MPSNN_INLINE void panel_rows(std::size_t k, const A& at, const float* panel, const C& c, std::size_t width,
                              bool accumulate) {
@@ -139,11 +144,18 @@ MPSNN_INLINE void panel_group_rows(std::size_t k, const A& at, const float* pane
       for (int l = 0; l < L; ++l) store(c.row(r) + q * kPanelWidth + l * lanes, acc[r][q][l]);
 }
 
-// How many panels panel_group_rows takes together for `rows` rows, with room
-// for `accumulators` panels' accumulators in registers (1: one at a time).
+// How many panels panel_group_rows takes together for `rows` rows (1: one at
+// a time), with room for `accumulators` panels' accumulators, each `vectors`
+// registers, and beside them the rows' broadcasts and a panel row: 32
+// registers with AVX-512, 16 otherwise (AVX2, 3 rows, 2 panels: two
+// accumulators spilled and the product ran at 19 FLOP a cycle against 33 one
+// panel at a time).
 constexpr std::size_t kGroupedRows = 4;
-constexpr std::size_t group_panels(std::size_t rows, std::size_t accumulators) {
-  return rows >= kGroupedRows ? 1 : std::min<std::size_t>(8, accumulators / rows);
+constexpr std::size_t group_panels(std::size_t rows, std::size_t accumulators, std::size_t vectors) {
+  const std::size_t registers = vectors == 1 ? 32 : 16;
+  if (rows == 0 || rows >= kGroupedRows) return 1;
+  return std::max<std::size_t>(
+      1, std::min({std::size_t(8), accumulators / rows, (registers - rows - vectors) / (rows * vectors)}));
 }
 
 // at[kk * rows + r] = a[r * lda + kk]: `rows` rows of A as [k][rows].
@@ -212,13 +224,14 @@ MPSNN_INLINE void multiply_impl(std::size_t rows, std::size_t k, const A& a, con
       A a_block = a;
       if constexpr (std::is_same_v<A, TransposedA>) a_block.at += k0 * rows;
       else a_block.a += k0;
-      const std::size_t group = group_panels(rows, Accumulators) * kPanelWidth;
+      const std::size_t group = group_panels(rows, Accumulators, kVectors<V>) * kPanelWidth;
       for (; j + group <= columns && group > kPanelWidth; j += group) {
         const float* panel = packed + j * k + k0 * kPanelWidth;
         switch (rows) {
-#define MPSNN_GROUP(n)                                                                                     \
-  case n:                                                                                                  \
-    panel_group_rows<n, group_panels(n, Accumulators), V>(kb, a_block, panel, k * kPanelWidth, c.at(0, j), add); \
+#define MPSNN_GROUP(n)                                                                                      \
+  case n:                                                                                                   \
+    panel_group_rows<n, group_panels(n, Accumulators, kVectors<V>), V>(kb, a_block, panel, k * kPanelWidth, \
+                                                                       c.at(0, j), add);                    \
     break;
           MPSNN_GROUP(1) MPSNN_GROUP(2) MPSNN_GROUP(3)
 #undef MPSNN_GROUP
@@ -279,6 +292,7 @@ MPSNN_KERNELS(avx2, __attribute__((target("avx2,fma"))), 6, v8)
 #endif
 MPSNN_KERNELS(generic, , 3, v4)
 #undef MPSNN_KERNELS
+#pragma GCC diagnostic pop
 
 using Transposer = void (*)(const float*, std::size_t, std::size_t, std::size_t, float*);
 
@@ -290,6 +304,7 @@ struct Isa {
   DirectMultiplier multiply_direct;  // A as it is, at most kDirectRows rows
   Transposer transpose;
   std::size_t rows;
+  std::size_t vectors;  // registers a panel row takes
 };
 
 // The widest the CPU runs, or a narrower one that MPSNN_CPU_KERNELS names
@@ -301,11 +316,11 @@ Isa choose() {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   __builtin_cpu_init();
   if (cap != "avx2" && cap != "generic" && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
-    return {multiply_avx512, multiply_rows_avx512, multiply_direct_avx512, transpose_rows_avx512, 16};
+    return {multiply_avx512, multiply_rows_avx512, multiply_direct_avx512, transpose_rows_avx512, 16, 1};
   if (cap != "generic" && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    return {multiply_avx2, multiply_rows_avx2, multiply_direct_avx2, transpose_rows, 6};
+    return {multiply_avx2, multiply_rows_avx2, multiply_direct_avx2, transpose_rows, 6, 2};
 #endif
-  return {multiply_generic, multiply_rows_generic, multiply_direct_generic, transpose_rows, 3};
+  return {multiply_generic, multiply_rows_generic, multiply_direct_generic, transpose_rows, 3, 4};
 }
 
 const Isa isa = choose();
@@ -399,11 +414,11 @@ void small_gemm(std::size_t rows, std::size_t k, const float* a, std::size_t lda
                 const float* transposed) {
   // With regions to prefetch, the product runs panel by panel, a share of the
   // lines fetched after each.
-  std::size_t panels = 0;
-  for (std::size_t i = 0; prefetch_count && i < count; ++i)
-    panels += (targets[i].columns + kPanelWidth - 1) / kPanelWidth;
-  Prefetcher prefetcher(prefetch, prefetch_count, panels);
-  const std::size_t step = prefetch_count ? kPanelWidth * group_panels(rows, isa.rows) : ~std::size_t(0) / 2;
+  const std::size_t step =
+      prefetch_count ? kPanelWidth * group_panels(rows, isa.rows, isa.vectors) : ~std::size_t(0) / 2;
+  std::size_t steps = 0;
+  for (std::size_t i = 0; prefetch_count && i < count; ++i) steps += (targets[i].columns + step - 1) / step;
+  Prefetcher prefetcher(prefetch, prefetch_count, steps);
   // Up to kDirectRows rows, A is read where it lies: transposing a few rows'
   // streams would cost more than it saves.
   const float* at = small_gemm_transposes(rows) ? transposed : nullptr;
