@@ -192,7 +192,8 @@ NARROW_SWEEP = ["wider", "peephole_full", "batch_first", "threaded_full_peephole
 @pytest.mark.parametrize("kernels", ["avx2", "generic"])
 def test_narrower_cpu_kernels(kernels):
     """The packed kernels hold 6 (AVX2) or 3 (generic) rows in registers rather
-    than 16, and gemm_tn's grouped gate gradients are that wide: the same checks
+    than 16, gemm_tn's grouped gate gradients are that wide, and the
+    element-wise passes are built for that instruction set: the same checks
     with those kernels (MPSNN_CPU_KERNELS), on two threads."""
     env = dict(os.environ, MPSNN_NUM_THREADS="2", MPSNN_CPU_KERNELS=kernels)
     names = " or ".join(f"[{name}]" for name in NARROW_SWEEP)

@@ -3,13 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "cpu/isa.hpp"
 #include "cpu/neuron.hpp"
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define MPSNN_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define MPSNN_MULTIVERSION
-#endif
 
 namespace mpsnn::cpu {
 
@@ -49,9 +44,7 @@ inline __attribute__((always_inline)) void add_bias_and_peephole(float* __restri
   for (std::size_t j = 0; j < n; ++j) gates[j] = gates[j] + bias[j] + v[j] * c_prev[j];
 }
 
-}  // namespace
-
-MPSNN_MULTIVERSION void forward_cell(const CellSlice& s, float* gates, const float* c_prev, float* c_new) {
+MPSNN_ALWAYS_INLINE void forward_cell_passes(const CellSlice& s, float* gates, const float* c_prev, float* c_new) {
   const std::size_t H = s.c.hidden_size, B = s.rows, j0 = s.j0, j1 = s.j1, n = j1 - j0;
   for (std::size_t r = 0; r < B; ++r) {
     float* gr = gates + r * 4 * H;
@@ -78,8 +71,8 @@ MPSNN_MULTIVERSION void forward_cell(const CellSlice& s, float* gates, const flo
   }
 }
 
-MPSNN_MULTIVERSION void forward_output(const CellSlice& s, float* gates, const float* c_new, float* h,
-                                       std::size_t ld, float* h_copy, std::size_t ld_copy, float* scratch) {
+MPSNN_ALWAYS_INLINE void forward_output_passes(const CellSlice& s, float* gates, const float* c_new, float* h,
+                                               std::size_t ld, float* h_copy, std::size_t ld_copy, float* scratch) {
   const std::size_t H = s.c.hidden_size, B = s.rows, j0 = s.j0, j1 = s.j1, n = j1 - j0;
   for (std::size_t r = 0; r < B; ++r) {
     float* go = gates + r * 4 * H + 3 * H;
@@ -95,9 +88,9 @@ MPSNN_MULTIVERSION void forward_output(const CellSlice& s, float* gates, const f
   }
 }
 
-MPSNN_MULTIVERSION void backward_output(const CellSlice& s, const float* gates, const float* c_now, const float* dh,
-                                        const float* dy, std::size_t ld_dy, float* dc, float* dgates,
-                                        float* scratch) {
+MPSNN_ALWAYS_INLINE void backward_output_passes(const CellSlice& s, const float* gates, const float* c_now,
+                                                const float* dh, const float* dy, std::size_t ld_dy, float* dc,
+                                                float* dgates, float* scratch) {
   const std::size_t H = s.c.hidden_size, B = s.rows, j0 = s.j0, j1 = s.j1, n = j1 - j0;
   float *squashed = scratch, *slope = scratch + n;
   for (std::size_t r = 0; r < B; ++r) {
@@ -122,8 +115,8 @@ MPSNN_MULTIVERSION void backward_output(const CellSlice& s, const float* gates, 
   }
 }
 
-MPSNN_MULTIVERSION void backward_gates(const CellSlice& s, const float* gates, const float* c_now,
-                                       const float* c_prev, float* dc, float* dgates, float* dv, float* db) {
+MPSNN_ALWAYS_INLINE void backward_gates_passes(const CellSlice& s, const float* gates, const float* c_now,
+                                               const float* c_prev, float* dc, float* dgates, float* dv, float* db) {
   const std::size_t H = s.c.hidden_size, B = s.rows, j0 = s.j0, j1 = s.j1, n = j1 - j0;
   for (std::size_t r = 0; r < B; ++r) {
     const float* gr = gates + r * 4 * H;
@@ -137,7 +130,8 @@ MPSNN_MULTIVERSION void backward_gates(const CellSlice& s, const float* gates, c
       std::fill(dgf + j0, dgf + j1, 0.0f);
     }
     gate_gradients(dgi + j0, dgc + j0, dcr + j0, gr + j0, gr + H + j0, gr + 2 * H + j0, n);
-    for (int k = 0; k < 3; ++k) scale_by_derivative_from_output(s.c.gate_neuron[k], gr + k * H + j0, dgi + k * H + j0, n);
+    for (int k = 0; k < 3; ++k)
+      scale_by_derivative_from_output(s.c.gate_neuron[k], gr + k * H + j0, dgi + k * H + j0, n);
     const float* cr = c_now + r * H;
     if (cp && s.v[0] && s.v[1] && s.v[2]) {
       peephole_gradients(dcr + j0, dv + j0, dv + H + j0, dv + 2 * H + j0, dgi + j0, dgf + j0, dgc + j0, s.v[0] + j0,
@@ -156,6 +150,74 @@ MPSNN_MULTIVERSION void backward_gates(const CellSlice& s, const float* gates, c
       for (int k = 0; k < 4; ++k)
         for (std::size_t j = j0; j < j1; ++j) db[k * H + j] += dgi[k * H + j];
   }
+}
+
+// Each pass built once per instruction set (the compiler vectorises them for
+// it) and chosen by kernel_isa(), as the GEMM kernels are: MPSNN_CPU_KERNELS
+// runs the narrower builds in the tests too (target_clones chose by the CPU alone).
+#define MPSNN_CELL_PASSES(isa, target)                                                                           \
+  target void forward_cell_##isa(const CellSlice& s, float* gates, const float* c_prev, float* c_new) {         \
+    forward_cell_passes(s, gates, c_prev, c_new);                                                               \
+  }                                                                                                              \
+  target void forward_output_##isa(const CellSlice& s, float* gates, const float* c_new, float* h,              \
+                                   std::size_t ld, float* h_copy, std::size_t ld_copy, float* scratch) {         \
+    forward_output_passes(s, gates, c_new, h, ld, h_copy, ld_copy, scratch);                                    \
+  }                                                                                                              \
+  target void backward_output_##isa(const CellSlice& s, const float* gates, const float* c_now, const float* dh, \
+                                    const float* dy, std::size_t ld_dy, float* dc, float* dgates,                \
+                                    float* scratch) {                                                            \
+    backward_output_passes(s, gates, c_now, dh, dy, ld_dy, dc, dgates, scratch);                                 \
+  }                                                                                                              \
+  target void backward_gates_##isa(const CellSlice& s, const float* gates, const float* c_now,                  \
+                                   const float* c_prev, float* dc, float* dgates, float* dv, float* db) {        \
+    backward_gates_passes(s, gates, c_now, c_prev, dc, dgates, dv, db);                                         \
+  }
+
+#ifdef MPSNN_X86_KERNELS
+MPSNN_CELL_PASSES(avx512, __attribute__((target("avx512f"))))
+MPSNN_CELL_PASSES(avx2, __attribute__((target("avx2"))))
+#endif
+MPSNN_CELL_PASSES(generic, )
+#undef MPSNN_CELL_PASSES
+
+struct CellPasses {
+  decltype(&forward_cell_generic) forward_cell;
+  decltype(&forward_output_generic) forward_output;
+  decltype(&backward_output_generic) backward_output;
+  decltype(&backward_gates_generic) backward_gates;
+};
+
+CellPasses choose() {
+#ifdef MPSNN_X86_KERNELS
+  if (kernel_isa() == KernelIsa::avx512)
+    return {forward_cell_avx512, forward_output_avx512, backward_output_avx512, backward_gates_avx512};
+  if (kernel_isa() == KernelIsa::avx2)
+    return {forward_cell_avx2, forward_output_avx2, backward_output_avx2, backward_gates_avx2};
+#endif
+  return {forward_cell_generic, forward_output_generic, backward_output_generic, backward_gates_generic};
+}
+
+const CellPasses passes = choose();
+
+}  // namespace
+
+void forward_cell(const CellSlice& s, float* gates, const float* c_prev, float* c_new) {
+  passes.forward_cell(s, gates, c_prev, c_new);
+}
+
+void forward_output(const CellSlice& s, float* gates, const float* c_new, float* h, std::size_t ld, float* h_copy,
+                    std::size_t ld_copy, float* scratch) {
+  passes.forward_output(s, gates, c_new, h, ld, h_copy, ld_copy, scratch);
+}
+
+void backward_output(const CellSlice& s, const float* gates, const float* c_now, const float* dh, const float* dy,
+                     std::size_t ld_dy, float* dc, float* dgates, float* scratch) {
+  passes.backward_output(s, gates, c_now, dh, dy, ld_dy, dc, dgates, scratch);
+}
+
+void backward_gates(const CellSlice& s, const float* gates, const float* c_now, const float* c_prev, float* dc,
+                    float* dgates, float* dv, float* db) {
+  passes.backward_gates(s, gates, c_now, c_prev, dc, dgates, dv, db);
 }
 
 }  // namespace mpsnn::cpu

@@ -1,12 +1,12 @@
 #include "cpu/small_gemm.hpp"
 
+#include "cpu/isa.hpp"
 #include "cpu/thread_pool.hpp"
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstdint>
 #include <cstring>
-#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -307,17 +307,11 @@ struct Isa {
   std::size_t vectors;  // registers a panel row takes
 };
 
-// The widest the CPU runs, or a narrower one that MPSNN_CPU_KERNELS names
-// (avx2, generic; other values: the widest): the tests run every width on one
-// machine.
 Isa choose() {
-  const char* asked = std::getenv("MPSNN_CPU_KERNELS");
-  const std::string cap = asked ? asked : "";
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  __builtin_cpu_init();
-  if (cap != "avx2" && cap != "generic" && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
+  if (kernel_isa() == KernelIsa::avx512)
     return {multiply_avx512, multiply_rows_avx512, multiply_direct_avx512, transpose_rows_avx512, 16, 1};
-  if (cap != "generic" && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+  if (kernel_isa() == KernelIsa::avx2)
     return {multiply_avx2, multiply_rows_avx2, multiply_direct_avx2, transpose_rows, 6, 2};
 #endif
   return {multiply_generic, multiply_rows_generic, multiply_direct_generic, transpose_rows, 3, 4};
