@@ -10,8 +10,8 @@ enum class KernelIsa { avx512, avx2, generic };
 // Chosen once per process.
 KernelIsa kernel_isa();
 
-// A function for x86 builds compiled for one instruction set (the passes and
-// GEMM kernels are built once for each and chosen by kernel_isa()).
+// Set where the kernels are built once per x86 instruction set (GCC or Clang
+// target attributes and intrinsics); elsewhere only the generic build exists.
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define MPSNN_X86_KERNELS 1
 #endif

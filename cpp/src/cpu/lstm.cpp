@@ -288,14 +288,14 @@ void forward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const 
                        y ? y + t * c.step_stride(DH) + r0 * c.row_stride(DH) + d * H : nullptr, c.row_stride(DH),
                        squashed);
       if (work && hot && training) {
-        if (project_in_step) stream_rows(hot, G4, rows, G4, g_cache, G4);
+        if (project_in_step) stream_floats(hot, rows * G4, g_cache);
         else copy_gate_columns(hot, g_cache, rows, H, j0, j1);
       }
       if (work && h_transposed && s + 1 < T)
         transpose_columns(B, H, out + t * B * DH + d * H, DH, j0, j1, h_transposed + s % 2 * B * H);
       if (!plan.by_rows) barrier.wait();  // the next step's GEMM reads every unit's h
     }
-    if (hot) fence_streams();
+    if (project_in_step && training) fence_streams();  // the gates streamed into the cache
   });
   const std::size_t last = d == 0 ? T - 1 : 0;
   for (std::size_t r = 0; r < B; ++r) {
@@ -377,10 +377,9 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
       if (work) {
         float* dv = sums + part * 2 * G4;
         backward_gates(slice, g, c_now, c_prev, dcr, dg, dv, want_b ? dv + G4 : nullptr);
+        if (dgates_rows) copy_gate_columns(dg, dgates_rows + (t * B + r0) * G4, rows, H, j0, j1);
         for (int k = 0; k < 4; ++k) {
           copy_to_groups(dg, G4, rows, k * H + j0, k * H + j1, dgates, t * B + r0);
-          for (std::size_t r = 0; dgates_rows && r < rows; ++r)
-            std::memcpy(dgates_rows + (t * B + r0 + r) * G4 + k * H + j0, dg + r * G4 + k * H + j0, n * sizeof(float));
           if (dg_transposed) transpose_columns(B, G4, dg, G4, k * H + j0, k * H + j1, dg_transposed + s % 2 * B * G4);
         }
       }

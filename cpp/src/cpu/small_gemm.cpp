@@ -4,13 +4,12 @@
 #include "cpu/thread_pool.hpp"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
 #include <vector>
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#ifdef MPSNN_X86_KERNELS
 #include <immintrin.h>
 #endif
 
@@ -164,7 +163,7 @@ MPSNN_INLINE void transpose_rows(const float* a, std::size_t lda, std::size_t ro
     for (std::size_t r = 0; r < rows; ++r) at[kk * rows + r] = a[r * lda + kk];
 }
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#ifdef MPSNN_X86_KERNELS
 // Transposes 16 rows of 16 floats in registers: v[i] becomes column i.
 __attribute__((target("avx512f,avx512vl,fma"))) MPSNN_INLINE void transpose16x16(__m512 v[16]) {
   __m512 t[16], u[16];
@@ -286,7 +285,7 @@ using DirectMultiplier = void (*)(std::size_t, std::size_t, const float*, std::s
     multiply_impl<std::min(kDirectRows, rows), rows, V>(r, k, DirectA{a, lda}, packed, columns, StridedC{c, ldc},    \
                                                      accumulate);                                                  \
   }
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#ifdef MPSNN_X86_KERNELS
 MPSNN_KERNELS(avx512, __attribute__((target("avx512f,avx512vl,fma"))), 16, v16)
 MPSNN_KERNELS(avx2, __attribute__((target("avx2,fma"))), 6, v8)
 #endif
@@ -308,7 +307,7 @@ struct Isa {
 };
 
 Isa choose() {
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#ifdef MPSNN_X86_KERNELS
   if (kernel_isa() == KernelIsa::avx512)
     return {multiply_avx512, multiply_rows_avx512, multiply_direct_avx512, transpose_rows_avx512, 16, 1};
   if (kernel_isa() == KernelIsa::avx2)
@@ -444,7 +443,7 @@ float* group_data(const GroupedMatrix& a, std::size_t q) { return a.data + q * i
 
 namespace {
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#ifdef MPSNN_X86_KERNELS
 // One 16-wide group's rows, to aligned memory, by streaming stores (weakly
 // ordered: copy_to_groups fences them before it returns).
 __attribute__((target("avx512f"))) void stream_group_rows(const float* from, std::size_t ld, std::size_t rows,
@@ -463,7 +462,7 @@ void copy_to_groups(const float* source, std::size_t ld, std::size_t rows, std::
     const std::size_t w = group_width(grouped, q), begin = std::max(c0, q * g), end = std::min(c1, q * g + w);
     float* to = group_data(grouped, q) + row0 * w + (begin - q * g);
     const float* from = source + begin;
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#ifdef MPSNN_X86_KERNELS
     // 1-2% of a step at B = 4-32 (a read of each line before its write saved).
     if (w == kPanelWidth && end - begin == kPanelWidth && reinterpret_cast<std::uintptr_t>(to) % 64 == 0) {
       stream_group_rows(from, ld, rows, to);
@@ -477,24 +476,26 @@ void copy_to_groups(const float* source, std::size_t ld, std::size_t rows, std::
       for (std::size_t r = 0; r < rows; ++r) std::memcpy(to + r * w, from + r * ld, (end - begin) * sizeof(float));
     }
   }
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#ifdef MPSNN_X86_KERNELS
   if (streamed) _mm_sfence();  // another thread may read them once this one synchronises
 #endif
 }
 
 namespace {
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-__attribute__((target("avx512f"))) void stream_row_avx512(const float* from, std::size_t columns, float* to) {
-  const std::size_t head = std::min(columns, (64 - reinterpret_cast<std::uintptr_t>(to) % 64) % 64 / sizeof(float));
+#ifdef MPSNN_X86_KERNELS
+// Lines wholly inside [to, to + count) by streaming stores, the partial first
+// and last by masked ordinary ones.
+__attribute__((target("avx512f"))) void stream_avx512(const float* from, std::size_t count, float* to) {
+  const std::size_t head = std::min(count, (64 - reinterpret_cast<std::uintptr_t>(to) % 64) % 64 / sizeof(float));
   if (head) {
     const __mmask16 lanes = __mmask16((1u << head) - 1);
     _mm512_mask_storeu_ps(to, lanes, _mm512_maskz_loadu_ps(lanes, from));
   }
   std::size_t j = head;
-  for (; j + kPanelWidth <= columns; j += kPanelWidth) _mm512_stream_ps(to + j, _mm512_loadu_ps(from + j));
-  if (j < columns) {
-    const __mmask16 tail = __mmask16((1u << (columns - j)) - 1);
+  for (; j + kPanelWidth <= count; j += kPanelWidth) _mm512_stream_ps(to + j, _mm512_loadu_ps(from + j));
+  if (j < count) {
+    const __mmask16 tail = __mmask16((1u << (count - j)) - 1);
     _mm512_mask_storeu_ps(to + j, tail, _mm512_maskz_loadu_ps(tail, from + j));
   }
 }
@@ -502,19 +503,18 @@ __attribute__((target("avx512f"))) void stream_row_avx512(const float* from, std
 
 }  // namespace
 
-void stream_rows(const float* from, std::size_t ld_from, std::size_t rows, std::size_t columns, float* to,
-                 std::size_t ld_to) {
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  if (isa.rows == kPanelWidth && reinterpret_cast<std::uintptr_t>(to) % sizeof(float) == 0) {
-    for (std::size_t r = 0; r < rows; ++r) stream_row_avx512(from + r * ld_from, columns, to + r * ld_to);
+void stream_floats(const float* from, std::size_t count, float* to) {
+#ifdef MPSNN_X86_KERNELS
+  if (kernel_isa() == KernelIsa::avx512 && reinterpret_cast<std::uintptr_t>(to) % sizeof(float) == 0) {
+    stream_avx512(from, count, to);
     return;
   }
 #endif
-  for (std::size_t r = 0; r < rows; ++r) std::memcpy(to + r * ld_to, from + r * ld_from, columns * sizeof(float));
+  std::memcpy(to, from, count * sizeof(float));
 }
 
 void fence_streams() {
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#ifdef MPSNN_X86_KERNELS
   _mm_sfence();
 #endif
 }

@@ -78,12 +78,11 @@ std::size_t kernel_rows();
 void copy_to_groups(const float* source, std::size_t ld, std::size_t rows, std::size_t c0, std::size_t c1,
                     const GroupedMatrix& grouped, std::size_t row0);
 
-// Rows of `columns` floats, `ld_from` and `ld_to` apart, by streaming stores
-// where the CPU has them: for memory written once and read back much later
-// (the training cache), whose lines would otherwise be read before being
-// written. Weakly ordered: fence_streams() before another thread reads them.
-void stream_rows(const float* from, std::size_t ld_from, std::size_t rows, std::size_t columns, float* to,
-                 std::size_t ld_to);
+// `count` floats, by streaming stores where the CPU has them: for memory
+// written once and read back much later (the training cache), whose lines
+// would otherwise be read before being written. Weakly ordered:
+// fence_streams() before another thread reads them.
+void stream_floats(const float* from, std::size_t count, float* to);
 void fence_streams();
 
 // small_gemm with A = rows [row0, row0 + rows) of a GroupedMatrix (k = its m).
