@@ -5,6 +5,7 @@
 
 #include "cpu/isa.hpp"
 #include "cpu/neuron.hpp"
+#include "cpu/neuron_avx512.hpp"
 
 namespace mpsnn::cpu {
 
@@ -44,6 +45,7 @@ inline __attribute__((always_inline)) void add_bias_and_peephole(float* __restri
   for (std::size_t j = 0; j < n; ++j) gates[j] = gates[j] + bias[j] + v[j] * c_prev[j];
 }
 
+template <typename Activations>
 MPSNN_ALWAYS_INLINE void forward_cell_passes(const CellSlice& s, float* gates, const float* c_prev, float* c_new) {
   const std::size_t H = s.c.hidden_size, B = s.rows, j0 = s.j0, j1 = s.j1, n = j1 - j0;
   for (std::size_t r = 0; r < B; ++r) {
@@ -60,7 +62,7 @@ MPSNN_ALWAYS_INLINE void forward_cell_passes(const CellSlice& s, float* gates, c
       if (peephole)
         for (std::size_t j = j0; j < j1; ++j) gr[k * H + j] += s.v[k][j] * cp[j];
     }
-    for (int k = 0; k < 3; ++k) activate(s.c.gate_neuron[k], gr + k * H + j0, n);
+    for (int k = 0; k < 3; ++k) activate<Activations>(s.c.gate_neuron[k], gr + k * H + j0, n);
     float* cn = c_new + r * H;
     const float *gi = gr, *gf = gr + H, *gc = gr + 2 * H;
     if (cp) {
@@ -71,6 +73,7 @@ MPSNN_ALWAYS_INLINE void forward_cell_passes(const CellSlice& s, float* gates, c
   }
 }
 
+template <typename Activations>
 MPSNN_ALWAYS_INLINE void forward_output_passes(const CellSlice& s, float* gates, const float* c_new, float* h,
                                                std::size_t ld, float* h_copy, std::size_t ld_copy, float* scratch) {
   const std::size_t H = s.c.hidden_size, B = s.rows, j0 = s.j0, j1 = s.j1, n = j1 - j0;
@@ -79,15 +82,16 @@ MPSNN_ALWAYS_INLINE void forward_output_passes(const CellSlice& s, float* gates,
     const float* cn = c_new + r * H;
     if (s.v[3])
       for (std::size_t j = j0; j < j1; ++j) go[j] += s.v[3][j] * cn[j];
-    activate(s.c.gate_neuron[3], go + j0, n);
+    activate<Activations>(s.c.gate_neuron[3], go + j0, n);
     std::memcpy(scratch, cn + j0, n * sizeof(float));
-    activate(s.c.cell_output_neuron, scratch, n);
+    activate<Activations>(s.c.cell_output_neuron, scratch, n);
     float* hr = h + r * ld;
     for (std::size_t j = 0; j < n; ++j) hr[j0 + j] = go[j0 + j] * scratch[j];
     if (h_copy) std::memcpy(h_copy + r * ld_copy + j0, hr + j0, n * sizeof(float));
   }
 }
 
+template <typename Activations>
 MPSNN_ALWAYS_INLINE void backward_output_passes(const CellSlice& s, const float* gates, const float* c_now,
                                                 const float* dh, const float* dy, std::size_t ld_dy, float* dc,
                                                 float* dgates, float* scratch) {
@@ -98,7 +102,7 @@ MPSNN_ALWAYS_INLINE void backward_output_passes(const CellSlice& s, const float*
     const float* dyr = dy ? dy + r * ld_dy : nullptr;
     const float* dhr = dh + r * H;
     float *dcr = dc + r * H, *dgo = dgates + r * 4 * H + 3 * H;
-    evaluate(s.c.cell_output_neuron, c_now + r * H + j0, squashed, slope, n);
+    evaluate<Activations>(s.c.cell_output_neuron, c_now + r * H + j0, squashed, slope, n);
     float* total = slope + n;  // dh + dy
     if (dyr) {
       for (std::size_t j = j0; j < j1; ++j) total[j - j0] = dhr[j] + dyr[j];
@@ -153,20 +157,21 @@ MPSNN_ALWAYS_INLINE void backward_gates_passes(const CellSlice& s, const float* 
 }
 
 // Each pass built once per instruction set (the compiler vectorises them for
-// it) and chosen by kernel_isa(), as the GEMM kernels are: MPSNN_CPU_KERNELS
-// runs the narrower builds in the tests too (target_clones chose by the CPU alone).
-#define MPSNN_CELL_PASSES(isa, target)                                                                           \
+// it; AVX-512 with its own sigmoid and tanh) and chosen by kernel_isa(), as
+// the GEMM kernels are: MPSNN_CPU_KERNELS runs the narrower builds in the
+// tests too (target_clones chose by the CPU alone).
+#define MPSNN_CELL_PASSES(isa, target, Activations)                                                                           \
   target void forward_cell_##isa(const CellSlice& s, float* gates, const float* c_prev, float* c_new) {         \
-    forward_cell_passes(s, gates, c_prev, c_new);                                                               \
+    forward_cell_passes<Activations>(s, gates, c_prev, c_new);                                                               \
   }                                                                                                              \
   target void forward_output_##isa(const CellSlice& s, float* gates, const float* c_new, float* h,              \
                                    std::size_t ld, float* h_copy, std::size_t ld_copy, float* scratch) {         \
-    forward_output_passes(s, gates, c_new, h, ld, h_copy, ld_copy, scratch);                                    \
+    forward_output_passes<Activations>(s, gates, c_new, h, ld, h_copy, ld_copy, scratch);                                    \
   }                                                                                                              \
   target void backward_output_##isa(const CellSlice& s, const float* gates, const float* c_now, const float* dh, \
                                     const float* dy, std::size_t ld_dy, float* dc, float* dgates,                \
                                     float* scratch) {                                                            \
-    backward_output_passes(s, gates, c_now, dh, dy, ld_dy, dc, dgates, scratch);                                 \
+    backward_output_passes<Activations>(s, gates, c_now, dh, dy, ld_dy, dc, dgates, scratch);                                 \
   }                                                                                                              \
   target void backward_gates_##isa(const CellSlice& s, const float* gates, const float* c_now,                  \
                                    const float* c_prev, float* dc, float* dgates, float* dv, float* db) {        \
@@ -174,10 +179,10 @@ MPSNN_ALWAYS_INLINE void backward_gates_passes(const CellSlice& s, const float* 
   }
 
 #ifdef MPSNN_X86_KERNELS
-MPSNN_CELL_PASSES(avx512, __attribute__((target("avx512f"))))
-MPSNN_CELL_PASSES(avx2, __attribute__((target("avx2"))))
+MPSNN_CELL_PASSES(avx512, __attribute__((target("avx512f"))), Avx512Activations)
+MPSNN_CELL_PASSES(avx2, __attribute__((target("avx2"))), PortableActivations)
 #endif
-MPSNN_CELL_PASSES(generic, )
+MPSNN_CELL_PASSES(generic, , PortableActivations)
 #undef MPSNN_CELL_PASSES
 
 struct CellPasses {

@@ -109,13 +109,37 @@ MPSNN_ALWAYS_INLINE float exp_approx(float x) {
   return x == x ? p * scale : x;  // NaN in, NaN out
 }
 
+// The default gate activations over arrays, as loops the compiler vectorises
+// for whichever instruction set its caller is built for.
+struct PortableActivations {
+  // p[i] = 1 / (1 + e^-p[i])
+  MPSNN_ALWAYS_INLINE static void sigmoid(float* p, std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i) p[i] = 1.0f / (1.0f + exp_approx(-p[i]));
+  }
+  // p[i] = a·tanh(b·p[i])
+  MPSNN_ALWAYS_INLINE static void tanh(float* p, std::size_t count, float a, float b) {
+    const float b2 = 2.0f * b;
+    for (std::size_t i = 0; i < count; ++i) p[i] = a - 2.0f * a / (exp_approx(b2 * p[i]) + 1.0f);
+  }
+  // value[i] = a·tanh(b·x[i]), slope[i] = its derivative
+  MPSNN_ALWAYS_INLINE static void tanh_and_slope(const float* x, float* value, float* slope, std::size_t count,
+                                                 float a, float b) {
+    const float b2 = 2.0f * b, ab = a * b;
+    for (std::size_t i = 0; i < count; ++i) {
+      const float t = 1.0f - 2.0f / (exp_approx(b2 * x[i]) + 1.0f);
+      value[i] = a * t;
+      slope[i] = ab * (1.0f - t * t);
+    }
+  }
+};
+
 // In place: p[i] = f(p[i]).
+template <typename Activations = PortableActivations>
 MPSNN_ALWAYS_INLINE void activate(const NeuronDescriptor& n, float* p, std::size_t count) {
   if (n.type == NeuronType::sigmoid) {
-    for (std::size_t i = 0; i < count; ++i) p[i] = 1.0f / (1.0f + exp_approx(-p[i]));
+    Activations::sigmoid(p, count);
   } else if (n.type == NeuronType::tanh) {
-    const float a = n.a, b2 = 2.0f * n.b;
-    for (std::size_t i = 0; i < count; ++i) p[i] = a - 2.0f * a / (exp_approx(b2 * p[i]) + 1.0f);
+    Activations::tanh(p, count, n.a, n.b);
   } else if (n.type != NeuronType::none) {
     for (std::size_t i = 0; i < count; ++i) p[i] = neuron_value(n, p[i]);
   }
@@ -135,15 +159,11 @@ MPSNN_ALWAYS_INLINE void scale_by_derivative_from_output(const NeuronDescriptor&
 }
 
 // value[i] = f(x[i]) and derivative[i] = f'(x[i]).
+template <typename Activations = PortableActivations>
 MPSNN_ALWAYS_INLINE void evaluate(const NeuronDescriptor& n, const float* x, float* value, float* derivative,
                      std::size_t count) {
   if (n.type == NeuronType::tanh) {
-    const float a = n.a, b2 = 2.0f * n.b, ab = n.a * n.b;
-    for (std::size_t i = 0; i < count; ++i) {
-      const float t = 1.0f - 2.0f / (exp_approx(b2 * x[i]) + 1.0f);
-      value[i] = a * t;
-      derivative[i] = ab * (1.0f - t * t);
-    }
+    Activations::tanh_and_slope(x, value, derivative, count, n.a, n.b);
   } else {
     for (std::size_t i = 0; i < count; ++i) {
       value[i] = neuron_value(n, x[i]);
