@@ -5,7 +5,7 @@
 
 #include "cpu/isa.hpp"
 #include "cpu/neuron.hpp"
-#include "cpu/neuron_avx512.hpp"
+#include "cpu/neuron_x86.hpp"
 
 namespace mpsnn::cpu {
 
@@ -157,7 +157,7 @@ MPSNN_ALWAYS_INLINE void backward_gates_passes(const CellSlice& s, const float* 
 }
 
 // Each pass built once per instruction set (the compiler vectorises them for
-// it; AVX-512 with its own sigmoid and tanh) and chosen by kernel_isa(), as
+// it; x86 with its own sigmoid and tanh) and chosen by kernel_isa(), as
 // the GEMM kernels are: MPSNN_CPU_KERNELS runs the narrower builds in the
 // tests too (target_clones chose by the CPU alone).
 #define MPSNN_CELL_PASSES(isa, target, Activations)                                                                           \
@@ -180,7 +180,7 @@ MPSNN_ALWAYS_INLINE void backward_gates_passes(const CellSlice& s, const float* 
 
 #ifdef MPSNN_X86_KERNELS
 MPSNN_CELL_PASSES(avx512, __attribute__((target("avx512f"))), Avx512Activations)
-MPSNN_CELL_PASSES(avx2, __attribute__((target("avx2"))), PortableActivations)
+MPSNN_CELL_PASSES(avx2, __attribute__((target("avx2,fma"))), Avx2Activations)
 #endif
 MPSNN_CELL_PASSES(generic, , PortableActivations)
 #undef MPSNN_CELL_PASSES
