@@ -119,6 +119,10 @@ SWEEP = {
                           peephole="diagonal", scale=0.15),
     "rows_split_small_batch": Problem(input_size=20, hidden_size=64, batch=10, seq_len=5, num_layers=2,
                                       bidirectional=True, peephole="diagonal", scale=0.2),
+    # In a pool of 8 threads, 6 slices of 2-3 rows: more parts than slices of
+    # 4 rows (4) or of units (5) would make (test_two_row_slices_with_eight_threads).
+    "rows_split_two_rows": Problem(input_size=24, hidden_size=80, batch=16, seq_len=4, bidirectional=True,
+                                   peephole="diagonal", scale=0.1),
     # One to three rows against 80+ columns: the kernel takes several panels
     # at once (one gate's 144 columns abut the next's; 100 do not).
     "one_row_many_panels": Problem(input_size=40, hidden_size=144, batch=1, seq_len=3, peephole="diagonal",
@@ -155,7 +159,16 @@ def test_threaded_plans_with_two_threads():
                                    " or test_results_do_not_depend_on_where_the_cache_lies"],
                             env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "10 passed" in result.stdout, result.stdout
+    assert "11 passed" in result.stdout, result.stdout
+
+
+def test_two_row_slices_with_eight_threads():
+    env = dict(os.environ, MPSNN_NUM_THREADS="8")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__,
+                             "-k", "test_fast_kernel_against_float64 and rows_split_two_rows"],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout, result.stdout
 
 
 def test_results_do_not_depend_on_where_the_cache_lies():

@@ -72,13 +72,16 @@ constexpr std::size_t kNarrowSliceUnits = 64;
 // the threads meet at a barrier every step, unless U fits L2 and slices of 4+
 // rows make as many parts as slices of units would: then rows again, since a
 // barrier a step waits for the slowest thread (on a 16-core VM, 128/32/100
-// spent 42 us a step as 8 parts of units, ~8x their arithmetic). Either way a
+// spent 42 us a step as 8 parts of units, ~8x their arithmetic). Slices of 2
+// rows only where they make more parts than 4 rows or units would (16-core
+// host, 128/32/100: 16 parts of 2 rows 24-31% faster than 8 of 4; 2-core VM,
+// 256/4/150: 2 parts of 2 rows 0-11% slower than 2 of 128 units). Either way a
 // part gets at least kMinStepFlopsPerPart of each step's GEMM, so that tiny
 // steps are not split into parts smaller than a barrier's cost. The floor is
 // low: on a 16-core Xeon, 256/4/150 ran in 13 ms as 16 parts, 19-21 ms as 2
 // (1 MFLOP each).
 constexpr double kMinStepFlopsPerPart = 1.25e5;
-constexpr std::size_t kMinRowsPerPart = 4;
+constexpr std::size_t kMinRowsPerPart = 4, kFewestRowsPerPart = 2;
 struct Plan {
   int parts;
   bool by_rows;
@@ -95,11 +98,13 @@ struct Plan {
         int(std::min<std::size_t>(threads(), std::size_t(step_flops / kMinStepFlopsPerPart)))));
     const std::size_t unit_parts = std::max<std::size_t>(1, std::min(useful, H / kPanelWidth));
     const std::size_t row_parts = std::min(useful, B / kMinRowsPerPart);
+    const std::size_t narrow_row_parts = std::min(useful, B / kFewestRowsPerPart);
     const std::size_t u_bytes = 4 * H * H * sizeof(float);
     const bool u_fits = u_bytes <= kL2Bytes;
+    const bool narrow_rows = u_fits && narrow_row_parts > std::max(row_parts, unit_parts);
     by_rows = useful > 1 && u_bytes < kL3Bytes / 2 &&
-              (B >= 8 * useful || (u_fits && row_parts > 1 && row_parts >= unit_parts));
-    parts = int(!by_rows ? unit_parts : B >= 8 * useful ? useful : row_parts);
+              (B >= 8 * useful || (u_fits && row_parts > 1 && row_parts >= unit_parts) || narrow_rows);
+    parts = int(!by_rows ? unit_parts : B >= 8 * useful ? useful : narrow_rows ? narrow_row_parts : row_parts);
     shares_transposition = !by_rows && parts > 1 && small_gemm_transposes(B);
   }
   // Rows [r0, r1) and units [j0, j1) of one part.
