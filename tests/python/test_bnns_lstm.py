@@ -163,6 +163,7 @@ def test_threaded_plans_with_two_threads():
 
 
 def test_two_row_slices_with_eight_threads():
+    """rows_split_two_rows where a pool of 8 threads splits its 16 rows into 6 slices of 2-3."""
     env = dict(os.environ, MPSNN_NUM_THREADS="8")
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__,
                              "-k", "test_fast_kernel_against_float64 and rows_split_two_rows"],
@@ -206,15 +207,20 @@ NARROW_SWEEP = ["wider", "peephole_full", "batch_first", "threaded_full_peephole
 def test_narrower_cpu_kernels(kernels):
     """The packed kernels hold 6 (AVX2) or 3 (generic) rows in registers rather
     than 16, gemm_tn's grouped gate gradients are that wide, and the
-    element-wise passes are built for that instruction set: the same checks
-    with those kernels (MPSNN_CPU_KERNELS), on two threads."""
+    element-wise passes (their own sigmoid and tanh, streaming stores) are
+    built for that instruction set: the same checks with those kernels
+    (MPSNN_CPU_KERNELS), on two threads, NaN, infinities and every cache
+    alignment included."""
     env = dict(os.environ, MPSNN_NUM_THREADS="2", MPSNN_CPU_KERNELS=kernels)
     names = " or ".join(f"[{name}]" for name in NARROW_SWEEP)
+    edges = ["test_nan_in_the_input_propagates_without_a_crash",
+             "test_saturated_and_infinite_pre_activations_reach_their_limits",
+             "test_results_do_not_depend_on_where_the_cache_lies"]
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__,
-                             "-k", f"test_fast_kernel_against_float64 and ({names})"],
+                             "-k", f"(test_fast_kernel_against_float64 and ({names})) or " + " or ".join(edges)],
                             env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"{len(NARROW_SWEEP)} passed" in result.stdout, result.stdout
+    assert f"{len(NARROW_SWEEP) + len(edges)} passed" in result.stdout, result.stdout
 
 
 @pytest.mark.parametrize("name", ["default", "peephole_full", "dropout", "bidirectional_three_layers_full",

@@ -160,22 +160,22 @@ MPSNN_ALWAYS_INLINE void backward_gates_passes(const CellSlice& s, const float* 
 // it; x86 with its own sigmoid and tanh) and chosen by kernel_isa(), as
 // the GEMM kernels are: MPSNN_CPU_KERNELS runs the narrower builds in the
 // tests too (target_clones chose by the CPU alone).
-#define MPSNN_CELL_PASSES(isa, target, Activations)                                                                           \
-  target void forward_cell_##isa(const CellSlice& s, float* gates, const float* c_prev, float* c_new) {         \
-    forward_cell_passes<Activations>(s, gates, c_prev, c_new);                                                               \
+#define MPSNN_CELL_PASSES(isa, target, Activations)                                                              \
+  target void forward_cell_##isa(const CellSlice& s, float* gates, const float* c_prev, float* c_new) {          \
+    forward_cell_passes<Activations>(s, gates, c_prev, c_new);                                                   \
   }                                                                                                              \
-  target void forward_output_##isa(const CellSlice& s, float* gates, const float* c_new, float* h,              \
+  target void forward_output_##isa(const CellSlice& s, float* gates, const float* c_new, float* h,               \
                                    std::size_t ld, float* h_copy, std::size_t ld_copy, float* scratch) {         \
-    forward_output_passes<Activations>(s, gates, c_new, h, ld, h_copy, ld_copy, scratch);                                    \
+    forward_output_passes<Activations>(s, gates, c_new, h, ld, h_copy, ld_copy, scratch);                        \
   }                                                                                                              \
   target void backward_output_##isa(const CellSlice& s, const float* gates, const float* c_now, const float* dh, \
                                     const float* dy, std::size_t ld_dy, float* dc, float* dgates,                \
                                     float* scratch) {                                                            \
-    backward_output_passes<Activations>(s, gates, c_now, dh, dy, ld_dy, dc, dgates, scratch);                                 \
+    backward_output_passes<Activations>(s, gates, c_now, dh, dy, ld_dy, dc, dgates, scratch);                    \
   }                                                                                                              \
-  target void backward_gates_##isa(const CellSlice& s, const float* gates, const float* c_now,                  \
+  target void backward_gates_##isa(const CellSlice& s, const float* gates, const float* c_now,                   \
                                    const float* c_prev, float* dc, float* dgates, float* dv, float* db) {        \
-    backward_gates_passes(s, gates, c_now, c_prev, dc, dgates, dv, db);                                         \
+    backward_gates_passes(s, gates, c_now, c_prev, dc, dgates, dv, db);                                          \
   }
 
 #ifdef MPSNN_X86_KERNELS

@@ -87,7 +87,9 @@ T neuron_derivative_from_output(const NeuronDescriptor& n, T y) {
 }
 
 // e^x to about 2 ulp, written so that loops over it vectorise (Cephes' expf).
-// NaN stays NaN; x is clamped to [-87.3, 88.4], where e^x stays a normal float.
+// NaN stays NaN; x is clamped to [-87.3, 88.4]: e^x is a normal float, or inf
+// at the very top (floor(x·log2 e + 0.5) reaches 128 there), which the
+// activations below turn into their limits.
 MPSNN_ALWAYS_INLINE float exp_approx(float x) {
   // Clamped, and NaN replaced by 0 for the arithmetic: converting NaN to int is
   // undefined. The NaN comes back in the result below.

@@ -13,6 +13,12 @@
 
 #include <cstddef>
 
+// Vectors by value in functions of another instruction set, and GCC 12's
+// intrinsics headers (their undefined-vector idiom), warn without cause here.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 namespace mpsnn::cpu {
 
 #define MPSNN_TARGET_INLINE(isa) static inline __attribute__((always_inline, target(isa)))
@@ -63,14 +69,22 @@ struct Avx2Ops {
   MPSNN_TARGET_INLINE("avx2,fma") V fnmadd(V a, V b, V c) { return _mm256_fnmadd_ps(a, b, c); }
   MPSNN_TARGET_INLINE("avx2,fma") V min(V a, V b) { return _mm256_min_ps(a, b); }
   MPSNN_TARGET_INLINE("avx2,fma") V max(V a, V b) { return _mm256_max_ps(a, b); }
-  MPSNN_TARGET_INLINE("avx2,fma") V round(V x) { return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  MPSNN_TARGET_INLINE("avx2,fma") V round(V x) {
+    return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
   // n in [-126, 127] (exp clamps x): 2^n from its exponent bits.
   MPSNN_TARGET_INLINE("avx2,fma") V scale(V p, V n) {
     const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
   }
-  // 1.5 · 2^-12; 0 for d past 2^126 (the Newton step keeps it 0: sigmoid 0 below -87).
-  MPSNN_TARGET_INLINE("avx2,fma") V reciprocal_estimate(V d) { return _mm256_rcp_ps(d); }
+  // 1.5 · 2^-12, so two Newton steps: with one, sigmoid(0) read 0.49999997,
+  // saturated gates 0.99999994 rather than 1 (a saturated forget gate shrank
+  // c by 6e-8 a step) and results ran low twice as often as high. 0 for d past
+  // 2^126 (and the Newton steps keep it 0: sigmoid 0 below -87).
+  MPSNN_TARGET_INLINE("avx2,fma") V reciprocal_estimate(V d) {
+    const V r = _mm256_rcp_ps(d);
+    return _mm256_fmadd_ps(r, _mm256_fnmadd_ps(d, r, _mm256_set1_ps(1.0f)), r);
+  }
 };
 
 // The activations' array functions over Ops, built for `isa`. Not always
@@ -93,8 +107,8 @@ struct Avx2Ops {
       p = Ops::fmadd(Ops::mul(p, r), r, Ops::add(r, Ops::set(1.0f)));                                            \
       return Ops::scale(p, n);                                                                                   \
     }                                                                                                            \
-    /* f(i, load, store) over whole vectors, then the tail with masked loads and stores (masked */              \
-    /* stores on every vector: AMD runs AVX2's vmaskmovps store microcoded, ~3x slower passes) */                \
+    /* f(i, load, store) over whole vectors, then the tail with masked loads and stores (not masked */          \
+    /* on every vector: AMD runs AVX2's vmaskmovps store microcoded, and the passes ran ~3x slower) */          \
     template <typename F>                                                                                        \
     MPSNN_TARGET_INLINE(isa) void for_vectors(std::size_t count, F f) {                                          \
       std::size_t i = 0;                                                                                         \
@@ -106,7 +120,8 @@ struct Avx2Ops {
       f(i, [m](const float* p) MPSNN_LAMBDA(isa) { return Ops::load(p, m); },                                    \
         [m](float* p, V v) MPSNN_LAMBDA(isa) { Ops::store(p, m, v); });                                          \
     }                                                                                                            \
-    /* 1/d for d in [1, 2^128): the estimate and a Newton step */                                                \
+    /* 1/d for d in [1, 2^128): the estimate and a Newton step. d stays finite: exp's clamp keeps */           \
+    /* n <= 127 (88.376... · log2 e rounds to 127.49999), and 1/inf would make inf · 0 = NaN here */            \
     MPSNN_TARGET_INLINE(isa) V reciprocal(V d) {                                                                 \
       const V r = Ops::reciprocal_estimate(d);                                                                   \
       return Ops::fmadd(r, Ops::fnmadd(d, r, Ops::set(1.0f)), r);                                                \
@@ -144,4 +159,5 @@ MPSNN_VECTOR_ACTIVATIONS(Avx2Activations, Avx2Ops, "avx2,fma")
 
 }  // namespace mpsnn::cpu
 
+#pragma GCC diagnostic pop
 #endif

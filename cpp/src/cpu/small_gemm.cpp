@@ -31,9 +31,11 @@ constexpr int kVectors = int(kPanelWidth * sizeof(float) / sizeof(V));  // vecto
 #define MPSNN_INLINE inline __attribute__((always_inline))
 
 // Vectors by value outside a function of their instruction set would change
-// the ABI, GCC warns: the kernels' helpers are always inlined into one.
+// the ABI, GCC warns: the kernels' helpers are always inlined into one. GCC
+// 12's intrinsics headers (their undefined-vector idiom) warn without cause.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wpsabi"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 // One vector at a time: an array of them whose address is taken stays on the stack.
 template <typename V>
@@ -240,9 +242,13 @@ __attribute__((target("avx2,fma"))) MPSNN_INLINE void transpose8x8(__m256 v[8]) 
   }
 }
 
-// transpose_rows 8 rows and 8 columns of A at a time (the last rows masked):
-// element by element, A's transposition took ~14% of the AVX2 kernel's time
-// at 16 rows, k = 128.
+// transpose_rows 8 rows and 8 columns of A at a time: element by element,
+// A's transposition took ~14% of the AVX2 kernel's time at 16 rows, k = 128.
+// Up to 8 rows (the kernel's blocks), a column's store spills its unused
+// lanes into the next columns' slots, which later stores overwrite; only a
+// store that would pass the call's last column is masked (vmaskmovps stores
+// are microcoded on AMD: 4-6 rows, k = 128 took 480-565 ns masked, 118-128 ns
+// so).
 __attribute__((target("avx2,fma"))) void transpose_rows_avx2(const float* a, std::size_t lda, std::size_t rows,
                                                              std::size_t k, float* at) {
   for (std::size_t r0 = 0; r0 < rows; r0 += 8) {
@@ -254,9 +260,10 @@ __attribute__((target("avx2,fma"))) void transpose_rows_avx2(const float* a, std
       for (std::size_t r = 0; r < 8; ++r)
         v[r] = r < block ? _mm256_loadu_ps(a + (r0 + r) * lda + kk) : _mm256_setzero_ps();
       transpose8x8(v);
-      for (int i = 0; i < 8; ++i) {
+      for (std::size_t i = 0; i < 8; ++i) {
         float* out = at + (kk + i) * rows + r0;
-        if (block == 8) _mm256_storeu_ps(out, v[i]);
+        const bool spill_ok = rows <= 8 && (kk + i) * rows + 8 <= k * rows;  // into later columns of this call
+        if (block == 8 || spill_ok) _mm256_storeu_ps(out, v[i]);
         else _mm256_maskstore_ps(out, lanes, v[i]);
       }
     }
@@ -266,8 +273,8 @@ __attribute__((target("avx2,fma"))) void transpose_rows_avx2(const float* a, std
 }
 #endif
 
-// C (+)= A · P in blocks of MaxRows rows of A (the last may be shorter). A
-// transposed: block b holds [k][rows of b] at at + r0 * k, so each panel is
+// C (+)= A · P in RowBlocks of at most MaxRows rows of A. A transposed:
+// block b holds [k][rows of b] at at + r0 * k, so each panel is
 // streamed once per row block against one sequential stream of the block.
 template <int MaxRows, int Accumulators, typename V, typename A, typename C>
 MPSNN_INLINE void multiply_impl(std::size_t rows, std::size_t k, const A& a, const float* packed,
@@ -328,6 +335,8 @@ using DirectMultiplier = void (*)(std::size_t, std::size_t, const float*, std::s
 
 // One build per instruction set, chosen at run time: the rows held in registers
 // are as many as the register file allows (a panel is 1 zmm or 2 ymm or 4 xmm).
+// The transposed A is laid out in blocks of these rows (Isa::rows).
+constexpr int kAvx512Rows = 16, kAvx2Rows = 6, kGenericRows = 3;
 #define MPSNN_KERNELS(isa, target, rows, V)                                                                          \
   target void multiply_##isa(std::size_t r, std::size_t k, const float* at, const float* packed,                    \
                              std::size_t columns, float* c, std::size_t ldc, bool accumulate) {                    \
@@ -344,10 +353,10 @@ using DirectMultiplier = void (*)(std::size_t, std::size_t, const float*, std::s
                                                      accumulate);                                                  \
   }
 #ifdef MPSNN_X86_KERNELS
-MPSNN_KERNELS(avx512, __attribute__((target("avx512f,avx512vl,fma"))), 16, v16)
-MPSNN_KERNELS(avx2, __attribute__((target("avx2,fma"))), 6, v8)
+MPSNN_KERNELS(avx512, __attribute__((target("avx512f,avx512vl,fma"))), kAvx512Rows, v16)
+MPSNN_KERNELS(avx2, __attribute__((target("avx2,fma"))), kAvx2Rows, v8)
 #endif
-MPSNN_KERNELS(generic, , 3, v4)
+MPSNN_KERNELS(generic, , kGenericRows, v4)
 #undef MPSNN_KERNELS
 #pragma GCC diagnostic pop
 
@@ -367,11 +376,11 @@ struct Isa {
 Isa choose() {
 #ifdef MPSNN_X86_KERNELS
   if (kernel_isa() == KernelIsa::avx512)
-    return {multiply_avx512, multiply_rows_avx512, multiply_direct_avx512, transpose_rows_avx512, 16, 1};
+    return {multiply_avx512, multiply_rows_avx512, multiply_direct_avx512, transpose_rows_avx512, kAvx512Rows, 1};
   if (kernel_isa() == KernelIsa::avx2)
-    return {multiply_avx2, multiply_rows_avx2, multiply_direct_avx2, transpose_rows_avx2, 6, 2};
+    return {multiply_avx2, multiply_rows_avx2, multiply_direct_avx2, transpose_rows_avx2, kAvx2Rows, 2};
 #endif
-  return {multiply_generic, multiply_rows_generic, multiply_direct_generic, transpose_rows, 3, 4};
+  return {multiply_generic, multiply_rows_generic, multiply_direct_generic, transpose_rows, kGenericRows, 4};
 }
 
 const Isa isa = choose();
@@ -543,6 +552,8 @@ void copy_to_groups(const float* source, std::size_t ld, std::size_t rows, std::
 namespace {
 
 #ifdef MPSNN_X86_KERNELS
+constexpr std::size_t kLineFloats = 64 / sizeof(float);
+
 // Lines wholly inside [to, to + count) by streaming stores, the partial first
 // and last by masked ordinary ones.
 __attribute__((target("avx512f"))) void stream_avx512(const float* from, std::size_t count, float* to) {
@@ -552,7 +563,7 @@ __attribute__((target("avx512f"))) void stream_avx512(const float* from, std::si
     _mm512_mask_storeu_ps(to, lanes, _mm512_maskz_loadu_ps(lanes, from));
   }
   std::size_t j = head;
-  for (; j + kPanelWidth <= count; j += kPanelWidth) _mm512_stream_ps(to + j, _mm512_loadu_ps(from + j));
+  for (; j + kLineFloats <= count; j += kLineFloats) _mm512_stream_ps(to + j, _mm512_loadu_ps(from + j));
   if (j < count) {
     const __mmask16 tail = __mmask16((1u << (count - j)) - 1);
     _mm512_mask_storeu_ps(to + j, tail, _mm512_maskz_loadu_ps(tail, from + j));
@@ -565,7 +576,7 @@ __attribute__((target("avx2"))) void stream_avx2(const float* from, std::size_t 
   const std::size_t head = std::min(count, (64 - reinterpret_cast<std::uintptr_t>(to) % 64) % 64 / sizeof(float));
   std::memcpy(to, from, head * sizeof(float));
   std::size_t j = head;
-  for (; j + kPanelWidth <= count; j += kPanelWidth) {
+  for (; j + kLineFloats <= count; j += kLineFloats) {
     _mm256_stream_ps(to + j, _mm256_loadu_ps(from + j));
     _mm256_stream_ps(to + j + 8, _mm256_loadu_ps(from + j + 8));
   }
