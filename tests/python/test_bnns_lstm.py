@@ -164,12 +164,14 @@ def test_threaded_plans_with_two_threads():
 
 def test_two_row_slices_with_eight_threads():
     """rows_split_two_rows where a pool of 8 threads splits its 16 rows into 6 slices of 2-3."""
-    env = dict(os.environ, MPSNN_NUM_THREADS="8")
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__,
+    env = dict(os.environ, MPSNN_NUM_THREADS="8", MPSNN_VERBOSE="1")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", __file__,
                              "-k", "test_fast_kernel_against_float64 and rows_split_two_rows"],
                             env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout, result.stdout
+    plans = {line for line in result.stderr.splitlines() if "LSTM recurrence" in line}
+    assert plans == {"mpsnn: LSTM recurrence, H=80 B=16: 6 part(s), by batch rows"}, result.stderr
 
 
 def test_results_do_not_depend_on_where_the_cache_lies():

@@ -7,6 +7,8 @@
 // GEMM over all steps after the loop (gemm_tn). The reference kernel beside
 // it (lstm_reference.cpp) is its check.
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -106,6 +108,10 @@ struct Plan {
               (B >= 8 * useful || (u_fits && row_parts > 1 && row_parts >= unit_parts) || narrow_rows);
     parts = int(!by_rows ? unit_parts : B >= 8 * useful ? useful : narrow_rows ? narrow_row_parts : row_parts);
     shares_transposition = !by_rows && parts > 1 && small_gemm_transposes(B);
+    static const bool verbose = std::getenv("MPSNN_VERBOSE") != nullptr;
+    if (verbose)
+      std::fprintf(stderr, "mpsnn: LSTM recurrence, H=%zu B=%zu: %d part(s), by %s\n", H, B, parts,
+                   by_rows ? "batch rows" : "hidden units");
   }
   // Rows [r0, r1) and units [j0, j1) of one part.
   struct Part {
