@@ -279,6 +279,7 @@ __attribute__((target("avx2,fma"))) void transpose_rows_avx2(const float* a, std
 template <int MaxRows, int Accumulators, typename V, typename A, typename C>
 MPSNN_INLINE void multiply_impl(std::size_t rows, std::size_t k, const A& a, const float* packed,
                                 std::size_t columns, const C& c, bool accumulate) {
+  const RowBlocks blocks(rows, MaxRows);
   for (std::size_t k0 = 0; k0 < k; k0 += kKBlock) {
     const std::size_t kb = std::min(kKBlock, k - k0);
     const bool add = accumulate || k0 > 0;
@@ -305,7 +306,6 @@ MPSNN_INLINE void multiply_impl(std::size_t rows, std::size_t k, const A& a, con
     for (; j < columns; j += kPanelWidth) {
       const float* panel = packed + j * k + k0 * kPanelWidth;
       const std::size_t width = std::min(kPanelWidth, columns - j);
-      const RowBlocks blocks(rows, MaxRows);
       for (std::size_t b = 0; b < blocks.count; ++b) {
         const std::size_t r0 = blocks.start(b), block = blocks.size(b);
         A at_block = a;
@@ -588,13 +588,9 @@ __attribute__((target("avx2"))) void stream_avx2(const float* from, std::size_t 
 
 void stream_floats(const float* from, std::size_t count, float* to) {
 #ifdef MPSNN_X86_KERNELS
-  if (kernel_isa() == KernelIsa::avx512 && reinterpret_cast<std::uintptr_t>(to) % sizeof(float) == 0) {
-    stream_avx512(from, count, to);
-    return;
-  }
-  if (kernel_isa() == KernelIsa::avx2 && reinterpret_cast<std::uintptr_t>(to) % sizeof(float) == 0) {
-    stream_avx2(from, count, to);
-    return;
+  if (reinterpret_cast<std::uintptr_t>(to) % sizeof(float) == 0) {
+    if (kernel_isa() == KernelIsa::avx512) return stream_avx512(from, count, to);
+    if (kernel_isa() == KernelIsa::avx2) return stream_avx2(from, count, to);
   }
 #endif
   std::memcpy(to, from, count * sizeof(float));
