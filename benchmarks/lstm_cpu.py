@@ -9,12 +9,12 @@ and >= 1.2 median; >= 85% of the measured sgemm rate on H=1024; diagonal
 peepholes cost at most 5% more than none. "ceiling" is the ratio a step running
 entirely at the measured sgemm rate (2048^3 through OpenBLAS) would reach; the
 LSTM's packed kernels can beat that rate by a few percent on some shapes.
-The peephole cost is the median ratio of steps with and without peepholes
-timed in interleaved pairs (repeats x rounds of them, each timed step after
-an untimed one of its own): a cost of one implementation against itself,
-which drift between blocks (spreads of up to 400% on shared hosts) would
-otherwise swamp; blocks of 5 rounds once read +8.7 and +9.9% where 30
-interleaved pairs read +1 to +4%.
+Each configuration times mpsnn, torch and mpsnn with diagonal peepholes
+interleaved step by step (repeats x rounds timed steps each, each after an
+untimed one of its own; harness.interleaved_times says why not in blocks);
+the times are medians, the peephole cost the median ratio of neighbouring
+steps with and without. "spread" is how far the medians of consecutive
+blocks of `repeats` steps moved: the machine's drift during the measurement.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 import mpsnn
-from harness import alternate, paired_times, table, write_json
+from harness import alternate, interleaved_times, table, write_json
 from mpsnn import bnns
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "python"))
@@ -105,6 +105,13 @@ def sgemm_rate(repeats: int) -> float:
     return 2 * n**3 / min(blocks) / 1e9
 
 
+def block_spread(seconds: list[float], size: int) -> float:
+    """max/min - 1 of the medians of consecutive runs, `size` at a time: how
+    much the machine's speed moved during the measurement."""
+    medians = [statistics.median(seconds[i:i + size]) for i in range(0, len(seconds) - size + 1, size)]
+    return max(medians) / min(medians) - 1
+
+
 def measure(config: str, repeats: int, rounds: int, torch, peak: float) -> dict:
     H, B, T = map(int, config.split("/"))
     problem = Problem(input_size=H, hidden_size=H, batch=B, seq_len=T, seed=H + B + T, scale=0.1)
@@ -113,10 +120,9 @@ def measure(config: str, repeats: int, rounds: int, torch, peak: float) -> dict:
     ours, y, _ = mpsnn_step(problem)
     ours_peephole, _, _ = mpsnn_step(peephole)
     theirs, torch_output = torch_step(problem, torch)
-    spread: dict[str, float] = {}
-    seconds = alternate({"mpsnn": ours, "torch": theirs}, repeats, rounds, spread)
-    plain, with_peephole = paired_times(ours, ours_peephole, repeats * rounds)
-    peephole_cost = statistics.median(p / n for p, n in zip(with_peephole, plain))
+    times = interleaved_times({"mpsnn": ours, "torch": theirs, "peephole": ours_peephole}, repeats * rounds)
+    seconds = {name: statistics.median(values) for name, values in times.items()}
+    peephole_cost = statistics.median(p / n for p, n in zip(times["peephole"], times["mpsnn"]))
     ours()
     difference = np.linalg.norm(y - torch_output()) / np.linalg.norm(torch_output())
     assert difference < 1e-3, f"{config}: mpsnn and torch disagree ({difference:.1e})"
@@ -129,15 +135,15 @@ def measure(config: str, repeats: int, rounds: int, torch, peak: float) -> dict:
             # torch's time over the time of the step's FLOPs at the sgemm rate
             # measured in this run.
             "ceiling_ratio": seconds["torch"] / (flops / (peak * 1e9)),
-            "peephole_ms": statistics.median(with_peephole) * 1e3,
+            "peephole_ms": seconds["peephole"] * 1e3,
             "peephole_overhead": peephole_cost - 1,
-            "spread": max(spread.values())}
+            "spread": max(block_spread(times[name], repeats) for name in ("mpsnn", "torch"))}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=7, help="timed runs per block")
-    parser.add_argument("--rounds", type=int, default=5, help="alternating blocks per contender")
+    parser.add_argument("--repeats", type=int, default=7, help="timed runs per block of the spread")
+    parser.add_argument("--rounds", type=int, default=5, help="blocks: repeats x rounds timed runs each")
     parser.add_argument("--configs", nargs="+", default=CONFIGS, help="H/B/T")
     args = parser.parse_args()
     try:
@@ -152,7 +158,7 @@ def main() -> int:
     print(table(rows, [("config", "H/B/T", "s"), ("mpsnn_ms", "mpsnn ms", ".1f"), ("torch_ms", "torch ms", ".1f"),
                        ("ratio", "ratio", ".2f"), ("ceiling_ratio", "ceiling", ".2f"), ("mpsnn_gflops", "GFLOP/s", ".1f"),
                        ("fraction_of_sgemm", "of sgemm", ".0%"), ("peephole_overhead", "peephole +", "+.1%"),
-                       ("spread", "block spread", ".0%")]))
+                       ("spread", "spread", ".0%")]))
     median = statistics.median(r["ratio"] for r in rows)
     h1024 = [r["fraction_of_sgemm"] for r in rows if r["H"] == 1024]
     targets = {"every ratio >= 1.0": all(r["ratio"] >= 1.0 for r in rows),
