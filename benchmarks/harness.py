@@ -42,28 +42,51 @@ def alternate(runs: dict[str, Callable[[], None]], repeats: int, rounds: int = 3
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
-def interleaved_times(runs: dict[str, Callable[[], None]], rounds: int,
-                      warmup: int = 2) -> dict[str, list[float]]:
-    """Seconds of `rounds` runs of each, interleaved run by run (the order
-    rotating every round), so that every contender meets the machine in the
-    same states. Blocks of runs do not: on shared VMs the machine's speed
-    moves in steps lasting seconds (on 2 vCPUs, two-thread products ran 1.6x
-    slower for seconds at a time while one-thread ones did not), longer than a
-    block, and whether a contender's median block fell in a slow stretch
-    decided ratios by up to 1.6x either way. Each timed run follows an untimed
-    one of its own: right after another contender a run was up to 15% slower
-    on a 16-core host (caches holding the other's data)."""
+def interleaved_times(runs: dict[str, Callable[[], None]], rounds: int, timed: int = 4,
+                      untimed: int = 2) -> dict[str, list[float]]:
+    """Seconds of `rounds` x `timed` runs of each: every round gives each
+    contender a turn of `untimed` runs and then `timed` timed ones. Short
+    turns, many rounds: on shared VMs the machine's speed moves in steps
+    lasting seconds (on 2 vCPUs, two-thread products ran 1.6x slower for
+    seconds at a time while one-thread ones did not), and with 5 long blocks
+    a contender whose median block fell in a slow stretch lost up to 1.6x.
+    Not single runs either: on a 16-core host a step of mpsnn that came one
+    untimed step after torch's ran 10-20% slower than in a row (a 50 ms
+    sleep between did not help; two untimed and four timed came within the
+    noise). Every other round runs the contenders in reverse order."""
     names = list(runs)
-    for _ in range(warmup):
-        for run in runs.values():
-            run()
     times: dict[str, list[float]] = {name: [] for name in names}
     for i in range(rounds):
-        for name in names[i % len(names):] + names[:i % len(names)]:
-            runs[name]()
+        for name in (names if i % 2 == 0 else names[::-1]):
+            for _ in range(untimed):
+                runs[name]()
+            for _ in range(timed):
+                start = time.perf_counter()
+                runs[name]()
+                times[name].append(time.perf_counter() - start)
+    return times
+
+
+def paired_times(first: Callable[[], None], second: Callable[[], None], pairs: int,
+                 warmup: int = 2) -> tuple[list[float], list[float]]:
+    """Seconds of `pairs` runs of each, interleaved (first, second, then second,
+    first, and so on): the cost of one variant against another of the same
+    code, where drift between blocks (spreads of up to 400% on shared hosts)
+    would swamp a few percent. Each timed run follows an untimed one of the
+    same variant: right after the other variant a run was up to 15% slower on
+    a 16-core host (caches holding the other's data), which made pair ratios
+    bimodal."""
+    for _ in range(warmup):
+        first()
+        second()
+    times: tuple[list[float], list[float]] = ([], [])
+    for i in range(pairs):
+        for which in ((0, 1) if i % 2 == 0 else (1, 0)):
+            run = (first, second)[which]
+            run()
             start = time.perf_counter()
-            runs[name]()
-            times[name].append(time.perf_counter() - start)
+            run()
+            times[which].append(time.perf_counter() - start)
     return times
 
 

@@ -2,19 +2,23 @@
 backward: input projection, every gradient) through mpsnn.bnns, against
 torch.nn.LSTM on the same inputs in the same process, both on all cores.
 
-    python benchmarks/lstm_cpu.py [--repeats 7] [--configs 128/32/100 ...]
+    python benchmarks/lstm_cpu.py [--repeats 4] [--rounds 9] [--configs 128/32/100 ...]
 
 Targets (issue 3): ratio (torch time / mpsnn time) >= 1.0 on every configuration
 and >= 1.2 median; >= 85% of the measured sgemm rate on H=1024; diagonal
 peepholes cost at most 5% more than none. "ceiling" is the ratio a step running
 entirely at the measured sgemm rate (2048^3 through OpenBLAS) would reach; the
 LSTM's packed kernels can beat that rate by a few percent on some shapes.
-Each configuration times mpsnn, torch and mpsnn with diagonal peepholes
-interleaved step by step (repeats x rounds timed steps each, each after an
-untimed one of its own; harness.interleaved_times says why not in blocks);
-the times are medians, the peephole cost the median ratio of neighbouring
-steps with and without. "spread" is how far the medians of consecutive
-blocks of `repeats` steps moved: the machine's drift during the measurement.
+Each configuration gives mpsnn and torch turns of 2 untimed and `repeats`
+timed steps, `rounds` times over (harness.interleaved_times says why turns
+this short); the times are the medians of all timed steps. "spread" is how
+far the medians of the turns moved: the machine's drift during the
+measurement. The peephole cost is the median ratio of steps with and
+without diagonal peepholes timed in interleaved pairs (repeats x rounds of
+them, each timed step after an untimed one of its own): a cost of one
+implementation against itself, which drift between turns (spreads of up to
+400% on shared hosts) would otherwise swamp; pairs up to six steps apart
+read +6 to +10% on the 16-core host where adjacent ones read −0.4 to +3.2%.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 import mpsnn
-from harness import alternate, interleaved_times, table, write_json
+from harness import alternate, interleaved_times, paired_times, table, write_json
 from mpsnn import bnns
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "python"))
@@ -120,9 +124,10 @@ def measure(config: str, repeats: int, rounds: int, torch, peak: float) -> dict:
     ours, y, _ = mpsnn_step(problem)
     ours_peephole, _, _ = mpsnn_step(peephole)
     theirs, torch_output = torch_step(problem, torch)
-    times = interleaved_times({"mpsnn": ours, "torch": theirs, "peephole": ours_peephole}, repeats * rounds)
+    times = interleaved_times({"mpsnn": ours, "torch": theirs}, rounds, repeats)
     seconds = {name: statistics.median(values) for name, values in times.items()}
-    peephole_cost = statistics.median(p / n for p, n in zip(times["peephole"], times["mpsnn"]))
+    plain, with_peephole = paired_times(ours, ours_peephole, repeats * rounds)
+    peephole_cost = statistics.median(p / n for p, n in zip(with_peephole, plain))
     ours()
     difference = np.linalg.norm(y - torch_output()) / np.linalg.norm(torch_output())
     assert difference < 1e-3, f"{config}: mpsnn and torch disagree ({difference:.1e})"
@@ -135,15 +140,15 @@ def measure(config: str, repeats: int, rounds: int, torch, peak: float) -> dict:
             # torch's time over the time of the step's FLOPs at the sgemm rate
             # measured in this run.
             "ceiling_ratio": seconds["torch"] / (flops / (peak * 1e9)),
-            "peephole_ms": seconds["peephole"] * 1e3,
+            "peephole_ms": statistics.median(with_peephole) * 1e3,
             "peephole_overhead": peephole_cost - 1,
             "spread": max(block_spread(times[name], repeats) for name in ("mpsnn", "torch"))}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=7, help="timed runs per block of the spread")
-    parser.add_argument("--rounds", type=int, default=5, help="blocks: repeats x rounds timed runs each")
+    parser.add_argument("--repeats", type=int, default=4, help="timed steps in a contender's turn")
+    parser.add_argument("--rounds", type=int, default=9, help="turns of each contender")
     parser.add_argument("--configs", nargs="+", default=CONFIGS, help="H/B/T")
     args = parser.parse_args()
     try:
@@ -151,7 +156,7 @@ def main() -> int:
     except ImportError:
         print("PyTorch is not installed: pip install torch==2.13.0 (the CPU build) to compare")
         return 2
-    peak = sgemm_rate(args.repeats)
+    peak = sgemm_rate(7)
     rows = [measure(config, args.repeats, args.rounds, torch, peak) for config in args.configs]
     print(f"{mpsnn.Device('cpu').description}; torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"mkldnn {torch.backends.mkldnn.is_available()}; sgemm 2048^3: {peak:.1f} GFLOP/s")
