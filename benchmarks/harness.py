@@ -53,7 +53,13 @@ def interleaved_times(runs: dict[str, Callable[[], None]], rounds: int, timed: i
     Not single runs either: on a 16-core host a step of mpsnn that came one
     untimed step after torch's ran 10-20% slower than in a row (a 50 ms
     sleep between did not help; two untimed and four timed came within the
-    noise). Every other round runs the contenders in reverse order."""
+    noise). Every other round runs the contenders in reverse order. With
+    `timed` = `untimed` = 1 and two variants of the same code, this times
+    their cost against each other in adjacent pairs, which drift between
+    turns (spreads of up to 400% on shared hosts) would swamp; the untimed run
+    matters there too: right after the other variant a run was up to 15%
+    slower on a 16-core host (caches holding the other's data), which made
+    pair ratios bimodal."""
     names = list(runs)
     times: dict[str, list[float]] = {name: [] for name in names}
     for i in range(rounds):
@@ -64,29 +70,6 @@ def interleaved_times(runs: dict[str, Callable[[], None]], rounds: int, timed: i
                 start = time.perf_counter()
                 runs[name]()
                 times[name].append(time.perf_counter() - start)
-    return times
-
-
-def paired_times(first: Callable[[], None], second: Callable[[], None], pairs: int,
-                 warmup: int = 2) -> tuple[list[float], list[float]]:
-    """Seconds of `pairs` runs of each, interleaved (first, second, then second,
-    first, and so on): the cost of one variant against another of the same
-    code, where drift between blocks (spreads of up to 400% on shared hosts)
-    would swamp a few percent. Each timed run follows an untimed one of the
-    same variant: right after the other variant a run was up to 15% slower on
-    a 16-core host (caches holding the other's data), which made pair ratios
-    bimodal."""
-    for _ in range(warmup):
-        first()
-        second()
-    times: tuple[list[float], list[float]] = ([], [])
-    for i in range(pairs):
-        for which in ((0, 1) if i % 2 == 0 else (1, 0)):
-            run = (first, second)[which]
-            run()
-            start = time.perf_counter()
-            run()
-            times[which].append(time.perf_counter() - start)
     return times
 
 

@@ -14,11 +14,10 @@ timed steps, `rounds` times over (harness.interleaved_times says why turns
 this short); the times are the medians of all timed steps. "spread" is how
 far the medians of the turns moved: the machine's drift during the
 measurement. The peephole cost is the median ratio of steps with and
-without diagonal peepholes timed in interleaved pairs (repeats x rounds of
-them, each timed step after an untimed one of its own): a cost of one
-implementation against itself, which drift between turns (spreads of up to
-400% on shared hosts) would otherwise swamp; pairs up to six steps apart
-read +6 to +10% on the 16-core host where adjacent ones read −0.4 to +3.2%.
+without diagonal peepholes timed in adjacent pairs (repeats x rounds of
+them, each timed step after an untimed one of its own): pairs up to six
+steps apart read +6 to +10% on the 16-core host where adjacent ones read
+−0.4 to +3.2%.
 """
 
 from __future__ import annotations
@@ -39,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 import mpsnn
-from harness import alternate, interleaved_times, paired_times, table, write_json
+from harness import alternate, interleaved_times, table, write_json
 from mpsnn import bnns
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "python"))
@@ -126,8 +125,8 @@ def measure(config: str, repeats: int, rounds: int, torch, peak: float) -> dict:
     theirs, torch_output = torch_step(problem, torch)
     times = interleaved_times({"mpsnn": ours, "torch": theirs}, rounds, repeats)
     seconds = {name: statistics.median(values) for name, values in times.items()}
-    plain, with_peephole = paired_times(ours, ours_peephole, repeats * rounds)
-    peephole_cost = statistics.median(p / n for p, n in zip(with_peephole, plain))
+    pairs = interleaved_times({"plain": ours, "peephole": ours_peephole}, repeats * rounds, timed=1, untimed=1)
+    peephole_cost = statistics.median(p / n for p, n in zip(pairs["peephole"], pairs["plain"]))
     ours()
     difference = np.linalg.norm(y - torch_output()) / np.linalg.norm(torch_output())
     assert difference < 1e-3, f"{config}: mpsnn and torch disagree ({difference:.1e})"
@@ -140,7 +139,7 @@ def measure(config: str, repeats: int, rounds: int, torch, peak: float) -> dict:
             # torch's time over the time of the step's FLOPs at the sgemm rate
             # measured in this run.
             "ceiling_ratio": seconds["torch"] / (flops / (peak * 1e9)),
-            "peephole_ms": statistics.median(with_peephole) * 1e3,
+            "peephole_ms": statistics.median(pairs["peephole"]) * 1e3,
             "peephole_overhead": peephole_cost - 1,
             "spread": max(block_spread(times[name], repeats) for name in ("mpsnn", "torch"))}
 

@@ -554,10 +554,15 @@ namespace {
 #ifdef MPSNN_X86_KERNELS
 constexpr std::size_t kLineFloats = 64 / sizeof(float);
 
+// How many of `count` floats at `to` lie before its next line boundary.
+std::size_t floats_before_line(const float* to, std::size_t count) {
+  return std::min(count, (64 - reinterpret_cast<std::uintptr_t>(to) % 64) % 64 / sizeof(float));
+}
+
 // Lines wholly inside [to, to + count) by streaming stores, the partial first
 // and last by masked ordinary ones.
 __attribute__((target("avx512f"))) void stream_avx512(const float* from, std::size_t count, float* to) {
-  const std::size_t head = std::min(count, (64 - reinterpret_cast<std::uintptr_t>(to) % 64) % 64 / sizeof(float));
+  const std::size_t head = floats_before_line(to, count);
   if (head) {
     const __mmask16 lanes = __mmask16((1u << head) - 1);
     _mm512_mask_storeu_ps(to, lanes, _mm512_maskz_loadu_ps(lanes, from));
@@ -573,7 +578,7 @@ __attribute__((target("avx512f"))) void stream_avx512(const float* from, std::si
 // The same with 32-byte streaming stores, two to a line, and plain copies of
 // the partial first and last lines.
 __attribute__((target("avx2"))) void stream_avx2(const float* from, std::size_t count, float* to) {
-  const std::size_t head = std::min(count, (64 - reinterpret_cast<std::uintptr_t>(to) % 64) % 64 / sizeof(float));
+  const std::size_t head = floats_before_line(to, count);
   std::memcpy(to, from, head * sizeof(float));
   std::size_t j = head;
   for (; j + kLineFloats <= count; j += kLineFloats) {
