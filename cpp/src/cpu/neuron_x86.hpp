@@ -18,7 +18,9 @@
 // intrinsics headers (their undefined-vector idiom), warn without cause here.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wpsabi"
+#ifndef __clang__  // GCC's warning alone
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 namespace mpsnn::cpu {
 

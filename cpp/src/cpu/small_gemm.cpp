@@ -35,7 +35,9 @@ constexpr int kVectors = int(kPanelWidth * sizeof(float) / sizeof(V));  // vecto
 // 12's intrinsics headers (their undefined-vector idiom) warn without cause.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wpsabi"
+#ifndef __clang__  // GCC's warning alone
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 // One vector at a time: an array of them whose address is taken stays on the stack.
 template <typename V>
