@@ -1,10 +1,10 @@
 // PortableActivations (neuron.hpp) written with x86 intrinsics, for the passes
-// built for AVX-512 and AVX2: no NaN guard around the integer conversion of
-// 2^n (the vector conversion is defined for NaN, and a NaN x makes a NaN
-// polynomial anyway), 1/d by a reciprocal estimate and Newton steps (two on
-// AVX2, whose estimate has 12 bits) instead of a divide, and on AVX-512 2^n by
-// vscalefps. The same Cephes polynomial as
-// exp_approx, so the same accuracy (a few ulp); NaN in, NaN out.
+// built for AVX-512 and AVX2. The same Cephes polynomial as exp_approx, so the
+// same accuracy (a few ulp), and NaN in, NaN out; but no NaN guard around the
+// integer conversion of 2^n (the vector conversion is defined for NaN, and a
+// NaN x makes a NaN polynomial anyway), 1/d by a reciprocal estimate and
+// Newton steps (two on AVX2, whose estimate has 12 bits) instead of a divide,
+// and on AVX-512 2^n by vscalefps.
 #pragma once
 
 #include "cpu/isa.hpp"
