@@ -129,6 +129,12 @@ SWEEP = {
                                    scale=0.1),
     "three_rows_many_panels": Problem(input_size=70, hidden_size=100, batch=3, seq_len=3, bidirectional=True,
                                       scale=0.1),
+    # Four to eight rows too (AVX-512): 5 rows take 3 panels at once (144 columns
+    # abut), 7 rows 2 (100 do not; dx and the projection in 7-row tiles).
+    "five_rows_many_panels": Problem(input_size=30, hidden_size=144, batch=5, seq_len=3, peephole="diagonal",
+                                     scale=0.1),
+    "seven_rows_many_panels": Problem(input_size=70, hidden_size=100, batch=7, seq_len=3, bidirectional=True,
+                                      scale=0.1),
     # W and U past a quarter of L3 (8 MB): dx after the backward loop, not in it.
     "rows_split_large_weights": Problem(input_size=600, hidden_size=520, batch=16, seq_len=3, scale=0.05),
     "rows_split_nse_full_dropout": Problem(input_size=9, hidden_size=128, batch=17, seq_len=4, num_layers=2,

@@ -134,9 +134,12 @@ MPSNN_INLINE void panel_rows(std::size_t k, const A& at, const float* panel, con
 }
 
 // R rows (fewer than kGroupedRows) of P adjacent full panels, `panel_floats`
-// apart: one panel's R chains of FMAs cannot hide their latency; P panels make
-// R·P chains and share each element of A. k = 256, 512 columns, Zen 4, FLOP a
-// TSC cycle: AVX-512 1 row 10 -> 14, 2 rows 20 -> 33, 3 rows 15 -> 30.
+// apart: one panel's R chains of FMAs cannot hide their latency, and each
+// panel row loaded serves only R FMAs; P panels make R·P chains and share each
+// element of A. k = 256, 512 columns, Zen 4, FLOP a TSC cycle (best of 3000):
+// AVX-512 1 row 10 -> 14, 2 rows 20 -> 33, 3 rows 15 -> 30, 4 rows 39.4-40.9
+// -> 43.1-43.8 (k = 128: 39.5 -> 43.4), 5-7 rows 41.6-42.9 -> 43.1-44.1,
+// 8 rows 43.5 -> 43.7-44.1.
 template <int R, int P, typename V, typename A, typename C>
 MPSNN_INLINE void panel_group_rows(std::size_t k, const A& at, const float* panel, std::size_t panel_floats,
                                    const C& c, bool accumulate) {
@@ -166,7 +169,7 @@ MPSNN_INLINE void panel_group_rows(std::size_t k, const A& at, const float* pane
 // registers with AVX-512, 16 otherwise (AVX2, 3 rows, 2 panels: two
 // accumulators spilled and the product ran at 19 FLOP a cycle against 33 one
 // panel at a time).
-constexpr std::size_t kGroupedRows = 4;
+constexpr std::size_t kGroupedRows = 9;
 constexpr std::size_t group_panels(std::size_t rows, std::size_t accumulators, std::size_t vectors) {
   const std::size_t registers = vectors == 1 ? 32 : 16;
   if (rows == 0 || rows >= kGroupedRows) return 1;
@@ -299,7 +302,8 @@ MPSNN_INLINE void multiply_impl(std::size_t rows, std::size_t k, const A& a, con
     panel_group_rows<n, group_panels(n, Accumulators, kVectors<V>), V>(kb, a_block, panel, k * kPanelWidth, \
                                                                        c.at(0, j), add);                    \
     break;
-          MPSNN_GROUP(1) MPSNN_GROUP(2) MPSNN_GROUP(3)
+          MPSNN_GROUP(1) MPSNN_GROUP(2) MPSNN_GROUP(3) MPSNN_GROUP(4) MPSNN_GROUP(5) MPSNN_GROUP(6) MPSNN_GROUP(7)
+          MPSNN_GROUP(8)
 #undef MPSNN_GROUP
           default: break;
         }
