@@ -289,6 +289,8 @@ MPSNN_INLINE void multiply_impl(std::size_t rows, std::size_t k, const A& a, con
     const std::size_t kb = std::min(kKBlock, k - k0);
     const bool add = accumulate || k0 > 0;
     std::size_t j = 0;
+    // All rows as one block: past Accumulators rows (AVX2's 6, generic's 3,
+    // where a transposed A lies in several blocks) group_panels gives 1.
     if (rows < kGroupedRows) {
       A a_block = a;
       if constexpr (std::is_same_v<A, TransposedA>) a_block.at += k0 * rows;
