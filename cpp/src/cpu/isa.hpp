@@ -16,4 +16,18 @@ KernelIsa kernel_isa();
 #define MPSNN_X86_KERNELS 1
 #endif
 
+// Around code with vectors of several instruction sets. GCC warns that passing
+// them by value outside a function of their set would change the ABI (the
+// helpers are always inlined into one), and GCC 12's intrinsics headers warn
+// of maybe-uninitialized vectors (their undefined-vector idiom): both without
+// cause here. The second warning is GCC's alone.
+#ifdef __clang__
+#define MPSNN_BEGIN_VECTOR_CODE _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wpsabi\"")
+#else
+#define MPSNN_BEGIN_VECTOR_CODE                                                 \
+  _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wpsabi\"") \
+      _Pragma("GCC diagnostic ignored \"-Wmaybe-uninitialized\"")
+#endif
+#define MPSNN_END_VECTOR_CODE _Pragma("GCC diagnostic pop")
+
 }  // namespace mpsnn::cpu

@@ -14,13 +14,7 @@
 
 #include <cstddef>
 
-// Vectors by value in functions of another instruction set, and GCC 12's
-// intrinsics headers (their undefined-vector idiom), warn without cause here.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wpsabi"
-#ifndef __clang__  // GCC's warning alone
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+MPSNN_BEGIN_VECTOR_CODE
 
 namespace mpsnn::cpu {
 
@@ -162,5 +156,5 @@ MPSNN_VECTOR_ACTIVATIONS(Avx2Activations, Avx2Ops, "avx2,fma")
 
 }  // namespace mpsnn::cpu
 
-#pragma GCC diagnostic pop
+MPSNN_END_VECTOR_CODE
 #endif

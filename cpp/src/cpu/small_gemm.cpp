@@ -30,14 +30,7 @@ constexpr int kVectors = int(kPanelWidth * sizeof(float) / sizeof(V));  // vecto
 // Always inlined: the instruction set of the kernel function it lands in applies.
 #define MPSNN_INLINE inline __attribute__((always_inline))
 
-// Vectors by value outside a function of their instruction set would change
-// the ABI, GCC warns: the kernels' helpers are always inlined into one. GCC
-// 12's intrinsics headers (their undefined-vector idiom) warn without cause.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wpsabi"
-#ifndef __clang__  // GCC's warning alone
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+MPSNN_BEGIN_VECTOR_CODE
 
 // One vector at a time: an array of them whose address is taken stays on the stack.
 template <typename V>
@@ -366,7 +359,7 @@ MPSNN_KERNELS(avx2, __attribute__((target("avx2,fma"))), kAvx2Rows, v8)
 #endif
 MPSNN_KERNELS(generic, , kGenericRows, v4)
 #undef MPSNN_KERNELS
-#pragma GCC diagnostic pop
+MPSNN_END_VECTOR_CODE
 
 using Transposer = void (*)(const float*, std::size_t, std::size_t, std::size_t, float*);
 
