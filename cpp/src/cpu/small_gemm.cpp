@@ -221,6 +221,26 @@ __attribute__((target("avx512f,avx512vl,fma"))) void transpose_rows_avx512(const
   transpose_rows(a + kk, lda, rows, k - kk, at + kk * rows);
 }
 
+// Rows of 16 floats (a panel's, or a 16-wide group's), to 64-byte aligned
+// memory by streaming stores: weakly ordered, fenced before other threads read.
+__attribute__((target("avx512f"))) void stream_group_rows(const float* from, std::size_t ld, std::size_t rows,
+                                                         float* to) {
+  for (std::size_t r = 0; r < rows; ++r) _mm512_stream_ps(to + r * kPanelWidth, _mm512_loadu_ps(from + r * ld));
+}
+
+// A transposed panel (its 16 source rows transposed), the same way.
+__attribute__((target("avx512f,avx512vl,fma"))) void stream_transposed_panel(const float* source, std::size_t stride,
+                                                                            std::size_t k, float* panel) {
+  std::size_t kk = 0;
+  for (; kk + kPanelWidth <= k; kk += kPanelWidth) {
+    __m512 v[16];
+    for (std::size_t r = 0; r < 16; ++r) v[r] = _mm512_loadu_ps(source + r * stride + kk);
+    transpose16x16(v);
+    for (std::size_t i = 0; i < 16; ++i) _mm512_stream_ps(panel + (kk + i) * kPanelWidth, v[i]);
+  }
+  transpose_rows(source + kk, stride, kPanelWidth, k - kk, panel + kk * kPanelWidth);
+}
+
 // Transposes 8 rows of 8 floats in registers: v[i] becomes column i.
 __attribute__((target("avx2,fma"))) MPSNN_INLINE void transpose8x8(__m256 v[8]) {
   __m256 t[8], u[8];
@@ -389,11 +409,21 @@ const Isa isa = choose();
 }  // namespace
 
 void pack_panels(const float* source, std::size_t stride, bool transposed, std::size_t k, std::size_t columns,
-                 float* packed, std::size_t panel_stride) {
+                 float* packed, std::size_t panel_stride, bool stream) {
   if (!panel_stride) panel_stride = k * kPanelWidth;
+  bool streamed = false;
   for (std::size_t j0 = 0; j0 < columns; j0 += kPanelWidth) {
     float* panel = packed + j0 / kPanelWidth * panel_stride;
     const std::size_t width = std::min(kPanelWidth, columns - j0);
+#ifdef MPSNN_X86_KERNELS
+    if (stream && width == kPanelWidth && kernel_isa() == KernelIsa::avx512 &&
+        reinterpret_cast<std::uintptr_t>(panel) % 64 == 0) {
+      if (transposed) stream_transposed_panel(source + j0 * stride, stride, k, panel);
+      else stream_group_rows(source + j0, stride, k, panel);
+      streamed = true;
+      continue;
+    }
+#endif
     if (width < kPanelWidth) std::fill(panel, panel + k * kPanelWidth, 0.0f);
     if (transposed && width == kPanelWidth) {  // a panel is its 16 source rows transposed
       isa.transpose(source + j0 * stride, stride, kPanelWidth, k, panel);
@@ -410,6 +440,7 @@ void pack_panels(const float* source, std::size_t stride, bool transposed, std::
         std::memcpy(panel + kk * kPanelWidth, source + kk * stride + j0, width * sizeof(float));
     }
   }
+  if (streamed) fence_streams();
 }
 
 namespace {
@@ -507,19 +538,6 @@ namespace {
 // Group q's width and first float in a GroupedMatrix.
 std::size_t group_width(const GroupedMatrix& a, std::size_t q) { return std::min(isa.rows, a.m - q * isa.rows); }
 float* group_data(const GroupedMatrix& a, std::size_t q) { return a.data + q * isa.rows * a.k; }
-
-}  // namespace
-
-namespace {
-
-#ifdef MPSNN_X86_KERNELS
-// One 16-wide group's rows, to aligned memory, by streaming stores (weakly
-// ordered: copy_to_groups fences them before it returns).
-__attribute__((target("avx512f"))) void stream_group_rows(const float* from, std::size_t ld, std::size_t rows,
-                                                         float* to) {
-  for (std::size_t r = 0; r < rows; ++r) _mm512_stream_ps(to + r * kPanelWidth, _mm512_loadu_ps(from + r * ld));
-}
-#endif
 
 }  // namespace
 

@@ -20,9 +20,12 @@ inline std::size_t packed_panel_size(std::size_t k, std::size_t columns) {
 // Packs the k x columns operand whose element (kk, j) is source[j * stride + kk]
 // (`transposed`: the rows of a weight matrix) or source[kk * stride + j].
 // Panels lie `panel_stride` floats apart (0: k * kPanelWidth, contiguous), so
-// that operands stacked along k can be packed one part at a time.
+// that operands stacked along k can be packed one part at a time. `stream`:
+// by streaming stores where the CPU has them (AVX-512), for operands too large
+// to stay in cache until they are read, whose lines would otherwise be read
+// from memory before being written, and written back later.
 void pack_panels(const float* source, std::size_t stride, bool transposed, std::size_t k,
-                 std::size_t columns, float* packed, std::size_t panel_stride = 0);
+                 std::size_t columns, float* packed, std::size_t panel_stride = 0, bool stream = false);
 
 // One packed right operand P and the C it makes ([rows][ldc], `columns`
 // wide): C[r][j] = (accumulate ? C[r][j] : 0) + Σ_kk A[r][kk] · P[kk][j].
