@@ -45,6 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "python")
 from lstm_reference import Problem  # noqa: E402  (the tests' problem builder)
 
 CONFIGS = ["128/32/100", "256/16/150", "512/64/25", "1024/16/100", "512/16/25", "256/4/150"]
+# Timed products in each of sgemm_rate's blocks: the issue's "median of >= 7 runs".
+SGEMM_STEPS = 7
 
 
 def mpsnn_step(problem: Problem):
@@ -155,7 +157,7 @@ def main() -> int:
     except ImportError:
         print("PyTorch is not installed: pip install torch==2.13.0 (the CPU build) to compare")
         return 2
-    peak = sgemm_rate(7)
+    peak = sgemm_rate(SGEMM_STEPS)
     rows = [measure(config, args.repeats, args.rounds, torch, peak) for config in args.configs]
     print(f"{mpsnn.Device('cpu').description}; torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"mkldnn {torch.backends.mkldnn.is_available()}; sgemm 2048^3: {peak:.1f} GFLOP/s")
