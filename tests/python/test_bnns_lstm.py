@@ -94,6 +94,11 @@ SWEEP = {
     "hidden_abs": Problem(hidden_activation=A(AF.abs)),
     "hidden_softsign": Problem(hidden_activation=A(AF.softsign)),
     "hidden_scaled_tanh": Problem(hidden_activation=A(AF.scaled_tanh, 2.0, 0.5)),
+    # Sigmoid gates and a·tanh(b·x) candidate and cell take the x86 forward's fused
+    # passes: here with a and b different for the two, peepholes and a partial vector.
+    "fused_scaled_tanhs": Problem(activations=(A(AF.sigmoid), A(AF.sigmoid), A(AF.scaled_tanh, 1.5, 0.7), A(AF.sigmoid)),
+                                  hidden_activation=A(AF.scaled_tanh, 2.0, 0.5), peephole="diagonal", hidden_size=21,
+                                  num_layers=2),
     "two_layers": Problem(num_layers=2),
     "three_layers_input_eq_hidden": Problem(num_layers=3, input_size=4),
     "bidirectional": Problem(bidirectional=True),
@@ -206,7 +211,7 @@ def test_results_do_not_depend_on_where_the_cache_lies():
                 np.testing.assert_array_equal(array, aligned[name], err_msg=f"{name}, cache at +{offset} bytes")
 
 
-NARROW_SWEEP = ["wider", "peephole_full", "batch_first", "threaded_full_peephole", "rows_split_small_batch",
+NARROW_SWEEP = ["wider", "fused_scaled_tanhs", "peephole_full", "batch_first", "threaded_full_peephole", "rows_split_small_batch",
                 "threaded_long_weight_gradient", "threaded_shared_transpose", "one_row_many_panels",
                 "three_rows_many_panels"]
 

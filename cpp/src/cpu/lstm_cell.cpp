@@ -185,21 +185,101 @@ MPSNN_CELL_PASSES(avx2, __attribute__((target("avx2,fma"))), Avx2Activations)
 MPSNN_CELL_PASSES(generic, , PortableActivations)
 #undef MPSNN_CELL_PASSES
 
+// Sigmoid gates and a·tanh(b·x) for the candidate and the cell: the LSTM's
+// usual activations, which the fused passes below take.
+bool default_activations(const detail::LstmConfig& c) {
+  return c.gate_neuron[0].type == NeuronType::sigmoid && c.gate_neuron[1].type == NeuronType::sigmoid &&
+         c.gate_neuron[2].type == NeuronType::tanh && c.gate_neuron[3].type == NeuronType::sigmoid &&
+         c.cell_output_neuron.type == NeuronType::tanh;
+}
+
+#ifdef MPSNN_X86_KERNELS
+// The forward passes for default_activations, one pass over a row's units, a
+// vector of them at a time: every gate loaded and stored once, and the three
+// activations of a vector in flight together (hot 16 x 128 slices, Zen 4:
+// cell 4.2 -> 2.5, output 2.5 -> 1.5 TSC cycles a unit; AVX2 4.8 -> 4.4 and
+// 2.9 -> 2.7; in the step, forwards 1-4% faster). An earlier fused version
+// that chose each gate's neuron per vector ran the cell at 4.0.
+#define MPSNN_FUSED_FORWARD(isa, features, Act, Ops)                                                                   \
+  __attribute__((target(features))) void forward_cell_fused_##isa(const CellSlice& s, float* gates,                    \
+                                                               const float* c_prev, float* c_new) {                  \
+    using V = Act::V;                                                                                                \
+    const std::size_t H = s.c.hidden_size, j0 = s.j0, n = s.j1 - s.j0;                                               \
+    const NeuronDescriptor& candidate = s.c.gate_neuron[2];                                                          \
+    const V a = Ops::set(candidate.a), a2 = Ops::set(2.0f * candidate.a), b2 = Ops::set(2.0f * candidate.b);         \
+    const float* bias[4];                                                                                            \
+    const float* v[3];                                                                                               \
+    for (int k = 0; k < 4; ++k) bias[k] = s.bias[k] ? s.bias[k] + j0 : nullptr;                                      \
+    for (int k = 0; k < 3; ++k) v[k] = c_prev && s.v[k] ? s.v[k] + j0 : nullptr;                                     \
+    for (std::size_t r = 0; r < s.rows; ++r) {                                                                       \
+      float* g = gates + r * 4 * H + j0;                                                                             \
+      const float* cp = c_prev ? c_prev + r * H + j0 : nullptr;                                                      \
+      float* cn = c_new + r * H + j0;                                                                                \
+      Act::for_vectors(n, [&](std::size_t j, auto load, auto store) __attribute__((always_inline, target(features))) { \
+        V x[4];                                                                                                      \
+        for (int k = 0; k < 4; ++k) x[k] = bias[k] ? Ops::add(load(g + k * H + j), load(bias[k] + j))               \
+                                                   : load(g + k * H + j);                                            \
+        const V c = cp ? load(cp + j) : Ops::set(0.0f);                                                              \
+        for (int k = 0; k < 3; ++k)                                                                                  \
+          if (v[k]) x[k] = Ops::fmadd(load(v[k] + j), c, x[k]);                                                      \
+        const V i = Act::sigmoid_of(x[0]), f = Act::sigmoid_of(x[1]), z = Act::tanh_of(x[2], a, a2, b2);             \
+        store(g + j, i);                                                                                             \
+        store(g + H + j, f);                                                                                         \
+        store(g + 2 * H + j, z);                                                                                     \
+        store(g + 3 * H + j, x[3]); /* activated by forward_output, once its peephole has the new cell */            \
+        store(cn + j, cp ? Ops::fmadd(f, c, Ops::mul(i, z)) : Ops::mul(i, z));                                       \
+      });                                                                                                            \
+    }                                                                                                                \
+  }                                                                                                                  \
+  __attribute__((target(features))) void forward_output_fused_##isa(const CellSlice& s, float* gates,                  \
+                                                                 const float* c_new, float* h, std::size_t ld,       \
+                                                                 float* h_copy, std::size_t ld_copy, float*) {       \
+    using V = Act::V;                                                                                                \
+    const std::size_t H = s.c.hidden_size, j0 = s.j0, n = s.j1 - s.j0;                                               \
+    const NeuronDescriptor& cell = s.c.cell_output_neuron;                                                           \
+    const V a = Ops::set(cell.a), a2 = Ops::set(2.0f * cell.a), b2 = Ops::set(2.0f * cell.b);                        \
+    const float* v = s.v[3] ? s.v[3] + j0 : nullptr;                                                                 \
+    for (std::size_t r = 0; r < s.rows; ++r) {                                                                       \
+      float* go = gates + r * 4 * H + 3 * H + j0;                                                                    \
+      const float* cn = c_new + r * H + j0;                                                                          \
+      float* hr = h + r * ld + j0;                                                                                   \
+      float* hc = h_copy ? h_copy + r * ld_copy + j0 : nullptr;                                                      \
+      Act::for_vectors(n, [&](std::size_t j, auto load, auto store) __attribute__((always_inline, target(features))) { \
+        const V c = load(cn + j);                                                                                    \
+        const V o = Act::sigmoid_of(v ? Ops::fmadd(load(v + j), c, load(go + j)) : load(go + j));                    \
+        store(go + j, o);                                                                                            \
+        const V value = Ops::mul(o, Act::tanh_of(c, a, a2, b2));                                                     \
+        store(hr + j, value);                                                                                        \
+        if (hc) store(hc + j, value);                                                                                \
+      });                                                                                                            \
+    }                                                                                                                \
+  }
+MPSNN_FUSED_FORWARD(avx512, "avx512f", Avx512Activations, Avx512Ops)
+MPSNN_FUSED_FORWARD(avx2, "avx2,fma", Avx2Activations, Avx2Ops)
+#undef MPSNN_FUSED_FORWARD
+#endif
+
 struct CellPasses {
   decltype(&forward_cell_generic) forward_cell;
   decltype(&forward_output_generic) forward_output;
   decltype(&backward_output_generic) backward_output;
   decltype(&backward_gates_generic) backward_gates;
+  // For default_activations, or null.
+  decltype(&forward_cell_generic) forward_cell_fused;
+  decltype(&forward_output_generic) forward_output_fused;
 };
 
 CellPasses choose() {
 #ifdef MPSNN_X86_KERNELS
   if (kernel_isa() == KernelIsa::avx512)
-    return {forward_cell_avx512, forward_output_avx512, backward_output_avx512, backward_gates_avx512};
+    return {forward_cell_avx512,       forward_output_avx512,       backward_output_avx512, backward_gates_avx512,
+            forward_cell_fused_avx512, forward_output_fused_avx512};
   if (kernel_isa() == KernelIsa::avx2)
-    return {forward_cell_avx2, forward_output_avx2, backward_output_avx2, backward_gates_avx2};
+    return {forward_cell_avx2,       forward_output_avx2,       backward_output_avx2, backward_gates_avx2,
+            forward_cell_fused_avx2, forward_output_fused_avx2};
 #endif
-  return {forward_cell_generic, forward_output_generic, backward_output_generic, backward_gates_generic};
+  return {forward_cell_generic, forward_output_generic, backward_output_generic, backward_gates_generic, nullptr,
+          nullptr};
 }
 
 const CellPasses passes = choose();
@@ -207,11 +287,15 @@ const CellPasses passes = choose();
 }  // namespace
 
 void forward_cell(const CellSlice& s, float* gates, const float* c_prev, float* c_new) {
+  if (passes.forward_cell_fused && default_activations(s.c))
+    return passes.forward_cell_fused(s, gates, c_prev, c_new);
   passes.forward_cell(s, gates, c_prev, c_new);
 }
 
 void forward_output(const CellSlice& s, float* gates, const float* c_new, float* h, std::size_t ld, float* h_copy,
                     std::size_t ld_copy, float* scratch) {
+  if (passes.forward_output_fused && default_activations(s.c))
+    return passes.forward_output_fused(s, gates, c_new, h, ld, h_copy, ld_copy, scratch);
   passes.forward_output(s, gates, c_new, h, ld, h_copy, ld_copy, scratch);
 }
 

@@ -123,16 +123,23 @@ struct Avx2Ops {
       const V r = Ops::reciprocal_estimate(d);                                                                   \
       return Ops::fmadd(r, Ops::fnmadd(d, r, Ops::set(1.0f)), r);                                                \
     }                                                                                                            \
+    /* One vector's sigmoid, and its a·tanh(b·x) = a - 2a / (e^(2b·x) + 1) given a, 2a and 2b: the array */     \
+    /* functions below, and the LSTM passes that fuse several activations a vector at a time */                  \
+    MPSNN_TARGET_INLINE(isa) V sigmoid_of(V x) {                                                                 \
+      return reciprocal(Ops::add(exp(Ops::sub(Ops::set(0.0f), x)), Ops::set(1.0f)));                             \
+    }                                                                                                            \
+    MPSNN_TARGET_INLINE(isa) V tanh_of(V x, V a, V a2, V b2) {                                                   \
+      return Ops::fnmadd(a2, reciprocal(Ops::add(exp(Ops::mul(b2, x)), Ops::set(1.0f))), a);                     \
+    }                                                                                                            \
     static inline __attribute__((target(isa))) void sigmoid(float* p, std::size_t count) {                      \
       for_vectors(count, [&](std::size_t i, auto load, auto store) MPSNN_LAMBDA(isa) {                           \
-        store(p + i, reciprocal(Ops::add(exp(Ops::sub(Ops::set(0.0f), load(p + i))), Ops::set(1.0f))));          \
+        store(p + i, sigmoid_of(load(p + i)));                                                                   \
       });                                                                                                        \
     }                                                                                                            \
     static inline __attribute__((target(isa))) void tanh(float* p, std::size_t count, float a, float b) {        \
       const V va = Ops::set(a), va2 = Ops::set(2.0f * a), vb2 = Ops::set(2.0f * b);                              \
       for_vectors(count, [&](std::size_t i, auto load, auto store) MPSNN_LAMBDA(isa) {                           \
-        const V q = reciprocal(Ops::add(exp(Ops::mul(vb2, load(p + i))), Ops::set(1.0f)));                       \
-        store(p + i, Ops::fnmadd(va2, q, va));                                                                   \
+        store(p + i, tanh_of(load(p + i), va, va2, vb2));                                                        \
       });                                                                                                        \
     }                                                                                                            \
     static inline __attribute__((target(isa))) void tanh_and_slope(const float* x, float* value, float* slope,   \
