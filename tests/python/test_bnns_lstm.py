@@ -94,11 +94,12 @@ SWEEP = {
     "hidden_abs": Problem(hidden_activation=A(AF.abs)),
     "hidden_softsign": Problem(hidden_activation=A(AF.softsign)),
     "hidden_scaled_tanh": Problem(hidden_activation=A(AF.scaled_tanh, 2.0, 0.5)),
-    # Sigmoid gates and a·tanh(b·x) candidate and cell take the x86 forward's fused
-    # passes: here with a and b different for the two, peepholes and a partial vector.
+    # Sigmoid gates and a·tanh(b·x) candidate and cell take the x86 fused passes:
+    # here with a and b different for the two, peepholes from a zero first cell,
+    # and a partial vector.
     "fused_scaled_tanhs": Problem(activations=(A(AF.sigmoid), A(AF.sigmoid), A(AF.scaled_tanh, 1.5, 0.7), A(AF.sigmoid)),
                                   hidden_activation=A(AF.scaled_tanh, 2.0, 0.5), peephole="diagonal", hidden_size=21,
-                                  num_layers=2),
+                                  num_layers=2, initial_states=False),
     "two_layers": Problem(num_layers=2),
     "three_layers_input_eq_hidden": Problem(num_layers=3, input_size=4),
     "bidirectional": Problem(bidirectional=True),
