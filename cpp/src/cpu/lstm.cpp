@@ -133,13 +133,15 @@ struct Plan {
 // panels at k · packed_panel_size(n, H) (forward). Otherwise Σ_c A[r][c] ·
 // M_{c/H}[c%H][j] with c over all 4H gate rows: each panel stacks the gates
 // along k (backward).
-// Past one core's L2, by streaming stores (512/16/25 on 2 cores: -1 to -2% a
-// step, the next call's forward faster too, with no dirty lines to write back).
+// By streaming stores where a thread's share would not fit its L2 (512/16/25
+// on 2 cores: -1 to -2% a step, the next call's forward faster too, with no
+// dirty lines to write back); otherwise a thread packs the panels that it
+// multiplies on slices of units, and they stay in its L2 for the first step.
 const float* pack_gates(int slot, const float* const* m, std::size_t H, std::size_t n, bool transposed) {
   const std::size_t panel = packed_panel_size(n, H);
   float* packed = scratch(slot, 4 * std::max(panel, packed_panel_size(H, n)));
   const std::size_t columns = transposed ? H : n;
-  const bool stream = 4 * panel * sizeof(float) > kL2Bytes;
+  const bool stream = 4 * panel * sizeof(float) / threads() > kL2Bytes;
   parallel_for(threads(), [&](int part) {
     std::size_t j0, j1;
     split(columns, threads(), part, kPanelWidth, j0, j1);
