@@ -257,9 +257,8 @@ bool default_activations(const detail::LstmConfig& c) {
 
 // The backward's two passes the same way (hot 16 x 128 slices, Zen 4: output
 // 2.5 -> 1.6, gates with the bias gradients 2.9 -> 1.8 TSC cycles a unit; AVX2
-// 3.4 -> 2.75 and 3.1 -> 1.9; in
-// the 128/32/100 step, 6.4-7.9k -> 5.2-5.9k and 5.9-8.7k -> 5.1-5.7k a step,
-// where whole steps moved within the noise, -2 to +3%).
+// 3.4 -> 2.75 and 3.1 -> 1.9; in the 128/32/100 step 6.4-7.9k -> 5.2-5.9k and
+// 5.9-8.7k -> 5.1-5.7k cycles a step, whole steps within the noise).
 #define MPSNN_FUSED_BACKWARD(isa, features, Act, Ops)                                                                  \
   __attribute__((target(features))) void backward_output_fused_##isa(                                                \
       const CellSlice& s, const float* gates, const float* c_now, const float* dh, const float* dy,                  \
