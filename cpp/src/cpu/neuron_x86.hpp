@@ -147,7 +147,7 @@ struct Avx2Ops {
       const V one = Ops::set(1.0f), two = Ops::set(2.0f), va = Ops::set(a), vab = Ops::set(a * b);               \
       const V vb2 = Ops::set(2.0f * b);                                                                          \
       for_vectors(count, [&](std::size_t i, auto load, auto store) MPSNN_LAMBDA(isa) {                           \
-        const V t = Ops::fnmadd(two, reciprocal(Ops::add(exp(Ops::mul(vb2, load(x + i))), one)), one);           \
+        const V t = tanh_of(load(x + i), one, two, vb2);                                                         \
         store(value + i, Ops::mul(va, t));                                                                       \
         store(slope + i, Ops::mul(vab, Ops::fnmadd(t, t, one)));                                                 \
       });                                                                                                        \
