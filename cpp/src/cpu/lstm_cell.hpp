@@ -1,7 +1,9 @@
 // The fused element-wise passes of one LSTM step over some batch rows and
 // hidden units [j0, j1) of one thread (docs/lstm-layout.md: gates i, f, c, o).
 // Compiled once per instruction set and chosen at run time: at small hidden
-// sizes these passes, not the GEMMs, bound a step.
+// sizes these passes, not the GEMMs, bound a step. Under the usual activations
+// (sigmoid gates, a·tanh(b·x) candidate and cell) the x86 builds run each as
+// one pass a vector of units at a time.
 #pragma once
 
 #include <cstddef>
