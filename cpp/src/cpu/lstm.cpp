@@ -14,6 +14,7 @@
 
 #include "core/command_buffer_state.hpp"
 #include "cpu/gemm.hpp"
+#include "cpu/gemm_tn.hpp"
 #include "cpu/lstm_cell.hpp"
 #include "cpu/lstm_common.hpp"
 #include "cpu/small_gemm.hpp"

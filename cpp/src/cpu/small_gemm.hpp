@@ -6,7 +6,6 @@
 #pragma once
 
 #include <cstddef>
-#include <vector>
 
 namespace mpsnn::cpu {
 
@@ -73,6 +72,14 @@ struct GroupedMatrix {
 
 // The group width of GroupedMatrix: the rows of A the kernel holds in registers.
 std::size_t kernel_rows();
+// Group q's width and first float.
+std::size_t group_width(const GroupedMatrix& a, std::size_t q);
+float* group_data(const GroupedMatrix& a, std::size_t q);
+
+// C's rows at c_rows[r] + j (+)= A · P: A a group read in place ([k][rows]
+// at `at`), P `columns` wide as pack_panels lays it out (gemm_tn's kernel).
+void multiply_group(std::size_t rows, std::size_t k, const float* at, const float* packed, std::size_t columns,
+                    float* const* c_rows, std::size_t j, bool accumulate);
 
 // Rows [row0, row0 + rows), columns [c0, c1) of `grouped` = those of source
 // (element (r, c) at source[r·ld + c]). Where grouped.data is 64-byte aligned
@@ -91,21 +98,5 @@ void fence_streams();
 // small_gemm with A = rows [row0, row0 + rows) of a GroupedMatrix (k = its m).
 void small_gemm(std::size_t rows, const GroupedMatrix& a, std::size_t row0, const float* packed, std::size_t columns,
                 float* c, std::size_t ldc, bool accumulate);
-
-// Columns of the right operand of gemm_tn and where their product goes: row
-// kk of the block is `columns` floats at rows[kk], or zeros where rows[kk] is
-// null; row i of the product, `columns` floats, is written at c[i].
-struct RowBlock {
-  const float* const* rows;
-  std::size_t columns;
-  float* const* c;
-};
-
-// C[i][j] = Σ_kk A[kk][i] · B[kk][j] for i < m and a long k, on the pool, for
-// each block B of `blocks`: the weight gradients of a recurrent layer, A its
-// gate gradients ([T·B][4H], grouped), B its inputs or previous states (one row
-// per step and batch row), C written where the block says (the caller's
-// gradient arrays, gate by gate). A, B and every C must not overlap.
-void gemm_tn(const GroupedMatrix& a, const std::vector<RowBlock>& blocks);
 
 }  // namespace mpsnn::cpu
