@@ -90,7 +90,7 @@ void gemm_tn(const GroupedMatrix& a, const std::vector<RowBlock>& blocks) {
           const float* at = group_data(a, r0 / group) + k0 * w;  // [kb][w], in place
           for (const Piece& piece : chunk)
             multiply_group(w, kb, at, packed[next] + piece.panel * kb * kPanelWidth, piece.j1 - piece.j0,
-                              piece.block->c + r0, piece.j0, k0 > 0);
+                           piece.block->c + r0, piece.j0, k0 > 0);
         }
       }
     }

@@ -206,18 +206,29 @@ __attribute__((target("avx512f,avx512vl,fma"))) MPSNN_INLINE void transpose16x16
 
 // transpose_rows for up to 16 rows, 16 columns of A at a time: 5x faster than
 // element by element, which cost 8% of a recurrent step at 16 rows, k = 128.
-__attribute__((target("avx512f,avx512vl,fma"))) void transpose_rows_avx512(const float* a, std::size_t lda,
-                                                                          std::size_t rows, std::size_t k,
-                                                                          float* at) {
+// `Stream`: 16 rows to 64-byte aligned memory, by streaming stores.
+template <bool Stream>
+__attribute__((target("avx512f,avx512vl,fma"))) MPSNN_INLINE void transpose_tiles_avx512(const float* a,
+                                                                                        std::size_t lda,
+                                                                                        std::size_t rows,
+                                                                                        std::size_t k, float* at) {
   const __mmask16 lanes = __mmask16((1u << rows) - 1);
   std::size_t kk = 0;
   for (; kk + 16 <= k; kk += 16) {
     __m512 v[16];
     for (std::size_t r = 0; r < 16; ++r) v[r] = r < rows ? _mm512_loadu_ps(a + r * lda + kk) : _mm512_setzero_ps();
     transpose16x16(v);
-    for (int i = 0; i < 16; ++i) _mm512_mask_storeu_ps(at + (kk + i) * rows, lanes, v[i]);
+    for (int i = 0; i < 16; ++i) {
+      if constexpr (Stream) _mm512_stream_ps(at + (kk + i) * rows, v[i]);
+      else _mm512_mask_storeu_ps(at + (kk + i) * rows, lanes, v[i]);
+    }
   }
   transpose_rows(a + kk, lda, rows, k - kk, at + kk * rows);
+}
+__attribute__((target("avx512f,avx512vl,fma"))) void transpose_rows_avx512(const float* a, std::size_t lda,
+                                                                          std::size_t rows, std::size_t k,
+                                                                          float* at) {
+  transpose_tiles_avx512<false>(a, lda, rows, k, at);
 }
 
 // Rows of 16 floats (a panel's, or a 16-wide group's), to 64-byte aligned
@@ -230,14 +241,7 @@ __attribute__((target("avx512f"))) void stream_group_rows(const float* from, std
 // A transposed panel (its 16 source rows transposed), the same way.
 __attribute__((target("avx512f,avx512vl,fma"))) void stream_transposed_panel(const float* source, std::size_t stride,
                                                                             std::size_t k, float* panel) {
-  std::size_t kk = 0;
-  for (; kk + kPanelWidth <= k; kk += kPanelWidth) {
-    __m512 v[16];
-    for (std::size_t r = 0; r < 16; ++r) v[r] = _mm512_loadu_ps(source + r * stride + kk);
-    transpose16x16(v);
-    for (std::size_t i = 0; i < 16; ++i) _mm512_stream_ps(panel + (kk + i) * kPanelWidth, v[i]);
-  }
-  transpose_rows(source + kk, stride, kPanelWidth, k - kk, panel + kk * kPanelWidth);
+  transpose_tiles_avx512<true>(source, stride, kPanelWidth, k, panel);
 }
 
 // Transposes 8 rows of 8 floats in registers: v[i] becomes column i.
