@@ -561,9 +561,7 @@ void copy_to_groups(const float* source, std::size_t ld, std::size_t rows, std::
       for (std::size_t r = 0; r < rows; ++r) std::memcpy(to + r * w, from + r * ld, (end - begin) * sizeof(float));
     }
   }
-#ifdef MPSNN_X86_KERNELS
-  if (streamed) _mm_sfence();  // another thread may read them once this one synchronises
-#endif
+  if (streamed) fence_streams();  // another thread may read them once this one synchronises
 }
 
 namespace {
