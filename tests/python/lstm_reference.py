@@ -250,15 +250,29 @@ class Problem:
         return v * dpre if v.ndim == 1 else dpre @ v
 
 
+# The training cache's header (docs/lstm-layout.md): magic, offset of the
+# sections from the cache's start, fingerprint; then up to 63 bytes to the
+# sections' 64-byte boundary.
+CACHE_HEADER_BYTES = 16
+CACHE_SLACK_BYTES = CACHE_HEADER_BYTES + 63
+
+
+def cache_sections(cache: np.ndarray) -> np.ndarray:
+    """A written training cache from its first section on, where its header says."""
+    return cache[int(cache[4:8].view(np.uint32)[0]):]
+
+
 def cache_masks(problem: Problem, cache: np.ndarray):
-    """The dropout masks from a training cache, at the offsets docs/lstm-layout.md gives."""
+    """The dropout masks from a written training cache, at the offsets
+    docs/lstm-layout.md gives, and the bytes its sections take."""
     align = lambda n: (n + 63) // 64 * 64  # noqa: E731
     T, B, H, D = problem.seq_len, problem.batch, problem.hidden_size, problem.directions
+    sections = cache_sections(cache)
     steps, offset, masks = T * B, 0, {}
     for l in range(problem.num_layers):
         offset += D * (align(steps * 4 * H * 4) + align(steps * H * 4)) + align(steps * D * H * 4)
         if problem.dropout > 0 and l > 0:
-            masks[l] = cache[offset:offset + steps * D * H].reshape(T, B, D * H).astype(np.float64)
+            masks[l] = sections[offset:offset + steps * D * H].reshape(T, B, D * H).astype(np.float64)
             offset += align(steps * D * H)
     return masks, offset
 

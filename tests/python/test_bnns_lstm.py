@@ -8,7 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from lstm_reference import AF, GATES, Problem, cache_masks, relative_error
+from lstm_reference import (AF, CACHE_HEADER_BYTES, CACHE_SLACK_BYTES, GATES, Problem, cache_masks, cache_sections,
+                            relative_error)
 from mpsnn import bnns
 
 TOLERANCE = 1e-5  # float32 kernels against float64, norm-wise relative, per tensor
@@ -187,25 +188,29 @@ def test_two_row_slices_with_eight_threads():
 
 
 def test_results_do_not_depend_on_where_the_cache_lies():
-    """The forward makes its gates in a buffer of its own and then streams them
-    into the cache (rows_split, on two threads) or copies its slice of units
-    there (two slices of 64 units): every alignment of the cache gives the same
-    bits."""
+    """The header starts the sections on a 64-byte boundary wherever the cache
+    lies (odd addresses too), and nothing is written outside the cache: every
+    placement gives the same bits, where the forward streams its gates into
+    the cache (rows_split, on two threads), writes its slice of units there
+    (two slices of 64 units) or copies its slice there (slices of 64 and 56
+    units, whose edges share lines)."""
     rows_split = dataclasses.replace(SWEEP["rows_split"], peephole=None, num_layers=1, bidirectional=False)
-    narrow_units = Problem(input_size=20, hidden_size=128, batch=4, seq_len=5, peephole="diagonal", scale=0.15)
+    whole_line_units = Problem(input_size=20, hidden_size=128, batch=4, seq_len=5, peephole="diagonal", scale=0.15)
+    narrow_units = dataclasses.replace(whole_line_units, hidden_size=120)  # 64 + 56, edges inside lines
 
     def arrays(result):
         grads = result["grads"]
-        named = {name: result[name] for name in ("y", "hn", "cn", "cache")}
+        named = {name: result[name] for name in ("y", "hn", "cn")}
+        named["cache sections"] = cache_sections(result["cache"])[:cache_masks(problem, result["cache"])[1]]
         named.update({name: grads[name] for name in ("dx", "dh0", "dc0")})
         for gate in GATES:
             named.update({f"{gate}.{key}": grads[gate][key] for key in ("hw_desc", "b_desc")})
             named[f"{gate}.iw_desc[0]"] = grads[gate]["iw_desc"][0]
         return named
 
-    for problem in (rows_split, narrow_units):
+    for problem in (rows_split, whole_line_units, narrow_units):
         aligned = arrays(check(problem, cache_offset=0))
-        for offset in range(4, 64, 4):
+        for offset in [*range(4, 64, 4), 1, 49, 63]:  # 49: the header's longest offset, 79
             result = run(problem, cache_offset=offset)
             assert np.all(result["outside_cache"] == 0xAB), f"written outside the cache at +{offset} bytes"
             for name, array in arrays(result).items():
@@ -246,7 +251,10 @@ def test_reference_kernel_against_float64(name):
 def test_fast_and_reference_kernels_agree_and_share_the_cache_format():
     problem = Problem(num_layers=2, bidirectional=True, peephole="full", dropout=0.25, seed=11)
     fast, reference = run(problem), run(problem, reference=True)
-    np.testing.assert_array_equal(fast["cache"][cache_masks(problem, fast["cache"])[1]:], [])
+    for result in (fast, reference):  # the header, then the sections on a 64-byte boundary
+        assert result["cache"][:4].tobytes() == b"MPSM"
+        assert CACHE_HEADER_BYTES <= len(result["cache"]) - len(cache_sections(result["cache"])) <= CACHE_SLACK_BYTES
+        assert cache_sections(result["cache"]).ctypes.data % 64 == 0
     assert relative_error(fast["y"], reference["y"]) < TOLERANCE
     # Each kernel's backward reads the other's cache.
     params = problem.layer_params()
@@ -284,12 +292,14 @@ def test_training_cache_capacity_is_exactly_the_documented_formula():
     for problem in (Problem(), Problem(num_layers=3, bidirectional=True, dropout=0.5, hidden_size=7, batch=3),
                     Problem(num_layers=2, dropout=0.0, seq_len=13)):
         capacity = bnns.compute_lstm_training_cache_capacity(problem.layer_params())
-        _, documented = cache_masks(problem, np.zeros(capacity, np.uint8))
-        assert capacity == documented
+        cache = np.empty(capacity, np.uint8)
+        bnns.direct_apply_lstm_batch_training_caching(problem.layer_params(), None, cache)
+        assert cache_sections(cache).ctypes.data % 64 == 0
+        assert capacity == cache_masks(problem, cache)[1] + CACHE_SLACK_BYTES
         T, B, H, D, L = problem.seq_len, problem.batch, problem.hidden_size, problem.directions, problem.num_layers
         needed = L * (D * T * B * 5 * H * 4 + T * B * D * H * 4) + (L - 1) * T * B * D * H * (problem.dropout > 0)
         sections = L * (2 * D + 1) + (L - 1) * (problem.dropout > 0)
-        assert needed <= capacity <= needed + 63 * sections
+        assert needed <= capacity - CACHE_SLACK_BYTES <= needed + 63 * sections
 
 
 def test_dropout_masks_are_seeded_and_keep_the_expected_fraction():

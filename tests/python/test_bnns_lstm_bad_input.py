@@ -102,6 +102,40 @@ def test_cache_too_small_and_bad_caches():
         bnns.direct_apply_lstm_batch_backward(params, delta, None, cache[:-8])
     with pytest.raises(ValueError, match="training_cache must be a numpy.ndarray"):
         bnns.direct_apply_lstm_batch_training_caching(params, None, bytearray(capacity))
+    with pytest.raises(ValueError, match="training_cache holds no training forward's cache"):
+        bnns.direct_apply_lstm_batch_backward(params, delta, None, np.zeros(capacity, np.uint8))
+    # Same capacity, other sizes: the batch and the sequence traded.
+    other = dataclasses.replace(problem, batch=problem.seq_len, seq_len=problem.batch)
+    other_params = other.layer_params()
+    assert bnns.compute_lstm_training_cache_capacity(other_params) == capacity
+    other_cache = np.zeros(capacity, np.uint8)
+    forward(other_params, other_cache)
+    delta, grads = problem.delta_params()
+    with pytest.raises(ValueError, match="training_cache was written by a forward of another configuration"):
+        bnns.direct_apply_lstm_batch_backward(params, delta, None, other_cache)
+    assert np.isnan(grads["dx"]).all()  # nothing written
+
+
+def test_a_cache_copied_elsewhere_still_reads_right():
+    """The header locates the sections, so a cache moved to memory of another
+    alignment (its sections no longer on a 64-byte boundary) gives the same
+    gradients."""
+    problem = Problem(num_layers=2, dropout=0.3, seed=4)
+    params = problem.layer_params()
+    capacity = bnns.compute_lstm_training_cache_capacity(params)
+    cache = np.zeros(capacity, np.uint8)
+    forward(params, cache)
+    delta, grads = problem.delta_params()
+    bnns.direct_apply_lstm_batch_backward(params, delta, None, cache)
+    padded = np.zeros(capacity + 64, np.uint8)
+    for shift in (4, 8, 36):
+        start = (cache.ctypes.data + shift - padded.ctypes.data) % 64  # shift bytes past where cache lies
+        moved = padded[start:start + capacity]
+        moved[:] = cache
+        delta, moved_grads = problem.delta_params()
+        bnns.direct_apply_lstm_batch_backward(params, delta, None, moved)
+        np.testing.assert_array_equal(moved_grads["dx"], grads["dx"])
+        np.testing.assert_array_equal(moved_grads["forget_gate"]["hw_desc"], grads["forget_gate"]["hw_desc"])
 
 
 def test_backward_checks_the_delta_descriptors_and_writes_nothing_on_failure():

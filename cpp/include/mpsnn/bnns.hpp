@@ -107,7 +107,9 @@ struct FilterParameters {
 // Bytes of training cache the forward writes and the backward reads:
 // Σ over layers of D·T·B·5H·4 (gate activations and cell states)
 // + T·B·D·H·4 (hidden states) + T·B·D·H (dropout mask, layers > 0 when
-// dropout > 0), each section rounded up to 64 bytes.
+// dropout > 0), each section rounded up to 64 bytes, + 79: a 16-byte header
+// and up to 63 bytes to start the sections on a 64-byte boundary wherever the
+// cache lies (docs/lstm-layout.md).
 MPSNN_API std::size_t compute_lstm_training_cache_capacity(const LayerParametersLSTM& layer_params);
 
 // Forward. With a training cache (at least the capacity above) it writes the

@@ -60,8 +60,8 @@ Sequence layer_input(const LstmConfig& c, std::size_t l, const float* x, const f
 constexpr std::size_t kL2Bytes = std::size_t(1) << 20;
 constexpr std::size_t kL3Bytes = std::size_t(32) << 20;
 
-// A slice of at most this many hidden units makes its gates apart from the
-// training cache (forward_direction says why).
+// A slice of at most this many hidden units, not all whole lines, makes its
+// gates apart from the training cache (forward_direction says why).
 constexpr std::size_t kNarrowSliceUnits = 64;
 
 // How a recurrence is shared among threads. With 8+ batch rows a thread, each
@@ -266,15 +266,17 @@ void forward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const 
     // The gates are made in a buffer of the thread's own and go into the
     // training cache once activated. With the projection in the step, by
     // streaming stores: it wrote the cache's cold lines, each read from memory
-    // first and often split by the row's alignment (the cache is the caller's
-    // memory, commonly 16 bytes past a line; 128/32/100 on 2 cores: -1 to -4%).
-    // On narrow slices of units, copied in and out: there a slice's edges
-    // share lines with the next slice's, which every pass over the gates took
-    // back and forth (16-core host, 16 parts: steps 10-15% slower than with the
-    // cache aligned; copied, -5 to -7% at 256/4/150 and 256/16/150, -2 to -3%
-    // at 1024/16/100 and 512/16/25; 2 parts of 128 units: +1 to +2%).
-    const bool narrow_slice =
-        !plan.by_rows && plan.parts > 1 && n <= kNarrowSliceUnits && rows * G4 * sizeof(float) <= kL2Bytes;
+    // first (128/32/100 on 2 cores: -1 to -4%). On narrow slices of units
+    // whose edges are not on line boundaries (H not a multiple of 16: the
+    // cache's sections are 64-byte aligned), copied in and out: there a
+    // slice's edges share lines with the next slice's, which every pass over
+    // the gates took back and forth (16-core host, 16 parts, cache 16 bytes
+    // past a line: copied, -5 to -7% at 256/4/150 and 256/16/150, -2 to -3% at
+    // 1024/16/100 and 512/16/25; 2 parts of 128 units: +1 to +2%). Where the
+    // edges are on boundaries, copying only costs (forward 3-8% slower at
+    // 256/16/150 and 512/16/25).
+    const bool narrow_slice = !plan.by_rows && plan.parts > 1 && n <= kNarrowSliceUnits &&
+                              H % kLineFloats != 0 && rows * G4 * sizeof(float) <= kL2Bytes;
     float* hot = project_in_step || narrow_slice ? scratch(slot_hot_gates, rows * G4) : nullptr;
     const CellSlice slice{c, rows, j0, j1, p.b, peepholes.diagonal};
     for (std::size_t s = 0; s < T; ++s) {

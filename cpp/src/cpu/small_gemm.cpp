@@ -567,7 +567,6 @@ void copy_to_groups(const float* source, std::size_t ld, std::size_t rows, std::
 namespace {
 
 #ifdef MPSNN_X86_KERNELS
-constexpr std::size_t kLineFloats = 64 / sizeof(float);
 
 // How many of `count` floats at `to` lie before its next line boundary.
 std::size_t floats_before_line(const float* to, std::size_t count) {

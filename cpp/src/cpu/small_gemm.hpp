@@ -10,6 +10,7 @@
 namespace mpsnn::cpu {
 
 constexpr std::size_t kPanelWidth = 16;
+constexpr std::size_t kLineFloats = 64 / sizeof(float);  // a cache line
 
 // Floats a packed operand of k rows and `columns` columns occupies.
 inline std::size_t packed_panel_size(std::size_t k, std::size_t columns) {
