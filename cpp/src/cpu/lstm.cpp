@@ -428,6 +428,7 @@ void backward_direction(const LstmConfig& c, std::size_t l, std::size_t d, const
       small_gemm(rows, G4, dg, G4, targets, dx_in_step ? 2 : 1, next, regions,
                  dg_transposed ? dg_transposed + s % 2 * B * G4 : nullptr);
     }
+    fence_streams();  // the gate gradients streamed into dgates, which gemm_tn reads on every thread
   });
   if (dh0) std::memcpy(dh0, dh, B * H * sizeof(float));
   if (dc0) std::memcpy(dc0, dc, B * H * sizeof(float));

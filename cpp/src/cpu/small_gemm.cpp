@@ -542,7 +542,6 @@ float* group_data(const GroupedMatrix& a, std::size_t q) { return a.data + q * i
 void copy_to_groups(const float* source, std::size_t ld, std::size_t rows, std::size_t c0, std::size_t c1,
                     const GroupedMatrix& grouped, std::size_t row0) {
   const std::size_t g = isa.rows;
-  bool streamed = false;
   for (std::size_t q = c0 / g; q * g < c1; ++q) {
     const std::size_t w = group_width(grouped, q), begin = std::max(c0, q * g), end = std::min(c1, q * g + w);
     float* to = group_data(grouped, q) + row0 * w + (begin - q * g);
@@ -551,7 +550,6 @@ void copy_to_groups(const float* source, std::size_t ld, std::size_t rows, std::
     // 1-2% of a step at B = 4-32 (a read of each line before its write saved).
     if (w == kPanelWidth && end - begin == kPanelWidth && reinterpret_cast<std::uintptr_t>(to) % 64 == 0) {
       stream_group_rows(from, ld, rows, to);
-      streamed = true;
       continue;
     }
 #endif
@@ -561,7 +559,6 @@ void copy_to_groups(const float* source, std::size_t ld, std::size_t rows, std::
       for (std::size_t r = 0; r < rows; ++r) std::memcpy(to + r * w, from + r * ld, (end - begin) * sizeof(float));
     }
   }
-  if (streamed) fence_streams();  // another thread may read them once this one synchronises
 }
 
 namespace {
