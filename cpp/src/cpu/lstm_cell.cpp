@@ -301,13 +301,20 @@ bool default_activations(const detail::LstmConfig& c) {
     float* dvk[4];                                                                                                   \
     float* dbk[4];                                                                                                   \
     for (int k = 0; k < 4; ++k) dvk[k] = dv + k * H + j0, dbk[k] = db ? db + k * H + j0 : nullptr;                   \
-    for (std::size_t r = 0; r < s.rows; ++r) {                                                                       \
-      const float* g = gates + r * 4 * H + j0;                                                                       \
-      const float* cr = c_now + r * H + j0;                                                                          \
-      const float* cp = c_prev ? c_prev + r * H + j0 : nullptr;                                                      \
-      float* dcr = dc + r * H + j0;                                                                                  \
-      float* dg = dgates + r * 4 * H + j0;                                                                           \
-      Act::for_vectors(n, [&](std::size_t j, auto load, auto store) __attribute__((always_inline, target(features))) { \
+    /* A vector of units at a time through every row, so that the peephole and bias gradients' sums stay in */       \
+    /* registers, in the same order (the rows' stores of them were most of the peepholes' cost at B = 4) */          \
+    const bool peepholes_read_c_prev = c_prev != nullptr;                                                            \
+    Act::for_vectors(n, [&](std::size_t j, auto load, auto store) __attribute__((always_inline, target(features))) { \
+      V dv_sum[4], db_sum[4];                                                                                        \
+      for (int k = 0; k < 4; ++k) {                                                                                  \
+        if (v[k] && (k == 3 || peepholes_read_c_prev)) dv_sum[k] = load(dvk[k] + j);                                 \
+        if (db) db_sum[k] = load(dbk[k] + j);                                                                        \
+      }                                                                                                              \
+      for (std::size_t r = 0; r < s.rows; ++r) {                                                                     \
+        const float* g = gates + r * 4 * H + j0;                                                                     \
+        const float* cp = c_prev ? c_prev + r * H + j0 : nullptr;                                                    \
+        float* dcr = dc + r * H + j0;                                                                                \
+        float* dg = dgates + r * 4 * H + j0;                                                                         \
         const V i = load(g + j), f = load(g + H + j), z = load(g + 2 * H + j);                                       \
         const V c = cp ? load(cp + j) : zero;                                                                        \
         const V d_c = load(dcr + j);                                                                                 \
@@ -321,14 +328,18 @@ bool default_activations(const detail::LstmConfig& c) {
           store(dg + k * H + j, d[k]);                                                                               \
           if (!v[k]) continue;                                                                                       \
           d_c_prev = Ops::fmadd(d[k], load(v[k] + j), d_c_prev);                                                     \
-          if (cp) store(dvk[k] + j, Ops::fmadd(d[k], c, load(dvk[k] + j)));                                          \
+          if (cp) dv_sum[k] = Ops::fmadd(d[k], c, dv_sum[k]);                                                        \
         }                                                                                                            \
-        if (v[3]) store(dvk[3] + j, Ops::fmadd(d[3], load(cr + j), load(dvk[3] + j)));                               \
+        if (v[3]) dv_sum[3] = Ops::fmadd(d[3], load(c_now + r * H + j0 + j), dv_sum[3]);                             \
         if (db)                                                                                                      \
-          for (int k = 0; k < 4; ++k) store(dbk[k] + j, Ops::add(load(dbk[k] + j), d[k]));                          \
+          for (int k = 0; k < 4; ++k) db_sum[k] = Ops::add(db_sum[k], d[k]);                                         \
         store(dcr + j, d_c_prev);                                                                                    \
-      });                                                                                                            \
-    }                                                                                                                \
+      }                                                                                                              \
+      for (int k = 0; k < 4; ++k) {                                                                                  \
+        if (v[k] && (k == 3 || peepholes_read_c_prev)) store(dvk[k] + j, dv_sum[k]);                                 \
+        if (db) store(dbk[k] + j, db_sum[k]);                                                                        \
+      }                                                                                                              \
+    });                                                                                                              \
   }
 
 MPSNN_FUSED_FORWARD(avx512, "avx512f", Avx512Activations, Avx512Ops)
