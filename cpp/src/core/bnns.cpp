@@ -274,10 +274,11 @@ detail::LstmForwardArgs forward_args(const LayerParametersLSTM& p, const Checked
 // on the first 64-byte boundary past the header, wherever the caller's memory
 // lies. NumPy's arrays lie 16 bytes past one, and there the gate rows of two
 // threads' slices of units shared lines (a step 2.0-2.6% slower at 256/4/150
-// on 2 cores, 5.6-6.8% at 256/4/150 and 256/16/150 on 16). The backward reads the offset back, so a cache
-// copied elsewhere still reads right; the fingerprint of the shapes that lay
-// the sections out turns a cache from another configuration, or none, into an
-// error rather than gradients from garbage.
+// on 2 cores, 5.6-6.8% at 256/4/150 and 256/16/150 on 16). The backward
+// reads the offset back, so a cache copied elsewhere still reads right; the
+// fingerprint of the shapes that lay the sections out turns a cache from
+// another configuration, or none, into an error rather than gradients from
+// garbage.
 struct CacheHeader {
   std::uint32_t magic;
   std::uint32_t offset;  // bytes from the cache's start to its sections

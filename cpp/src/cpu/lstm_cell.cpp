@@ -298,16 +298,19 @@ bool default_activations(const detail::LstmConfig& c) {
     const V a = Ops::set(candidate.a), b = Ops::set(candidate.b), inverse_a = Ops::set(1.0f / candidate.a);          \
     const float* v[4];                                                                                               \
     for (int k = 0; k < 4; ++k) v[k] = s.v[k] ? s.v[k] + j0 : nullptr;                                               \
+    /* A vector of units at a time through every row, so that the peephole and bias gradients' sums stay in */       \
+    /* registers, in the same order (the rows' stores of them were most of the peepholes' cost at B = 4). */         \
+    /* dvk[k]: where gate k's peephole gradient sums, null where it has none (or reads a zero first cell) */         \
     float* dvk[4];                                                                                                   \
     float* dbk[4];                                                                                                   \
-    for (int k = 0; k < 4; ++k) dvk[k] = dv + k * H + j0, dbk[k] = db ? db + k * H + j0 : nullptr;                   \
-    /* A vector of units at a time through every row, so that the peephole and bias gradients' sums stay in */       \
-    /* registers, in the same order (the rows' stores of them were most of the peepholes' cost at B = 4) */          \
-    const bool peepholes_read_c_prev = c_prev != nullptr;                                                            \
+    for (int k = 0; k < 4; ++k) {                                                                                    \
+      dvk[k] = v[k] && (k == 3 || c_prev) ? dv + k * H + j0 : nullptr;                                               \
+      dbk[k] = db ? db + k * H + j0 : nullptr;                                                                       \
+    }                                                                                                                \
     Act::for_vectors(n, [&](std::size_t j, auto load, auto store) __attribute__((always_inline, target(features))) { \
       V dv_sum[4], db_sum[4];                                                                                        \
       for (int k = 0; k < 4; ++k) {                                                                                  \
-        if (v[k] && (k == 3 || peepholes_read_c_prev)) dv_sum[k] = load(dvk[k] + j);                                 \
+        if (dvk[k]) dv_sum[k] = load(dvk[k] + j);                                                                    \
         if (db) db_sum[k] = load(dbk[k] + j);                                                                        \
       }                                                                                                              \
       for (std::size_t r = 0; r < s.rows; ++r) {                                                                     \
@@ -326,17 +329,16 @@ bool default_activations(const detail::LstmConfig& c) {
         V d_c_prev = Ops::mul(d_c, f);                                                                               \
         for (int k = 0; k < 3; ++k) {                                                                                \
           store(dg + k * H + j, d[k]);                                                                               \
-          if (!v[k]) continue;                                                                                       \
-          d_c_prev = Ops::fmadd(d[k], load(v[k] + j), d_c_prev);                                                     \
-          if (cp) dv_sum[k] = Ops::fmadd(d[k], c, dv_sum[k]);                                                        \
+          if (v[k]) d_c_prev = Ops::fmadd(d[k], load(v[k] + j), d_c_prev);                                           \
+          if (dvk[k]) dv_sum[k] = Ops::fmadd(d[k], c, dv_sum[k]);                                                    \
         }                                                                                                            \
-        if (v[3]) dv_sum[3] = Ops::fmadd(d[3], load(c_now + r * H + j0 + j), dv_sum[3]);                             \
+        if (dvk[3]) dv_sum[3] = Ops::fmadd(d[3], load(c_now + r * H + j0 + j), dv_sum[3]);                           \
         if (db)                                                                                                      \
           for (int k = 0; k < 4; ++k) db_sum[k] = Ops::add(db_sum[k], d[k]);                                         \
         store(dcr + j, d_c_prev);                                                                                    \
       }                                                                                                              \
       for (int k = 0; k < 4; ++k) {                                                                                  \
-        if (v[k] && (k == 3 || peepholes_read_c_prev)) store(dvk[k] + j, dv_sum[k]);                                 \
+        if (dvk[k]) store(dvk[k] + j, dv_sum[k]);                                                                    \
         if (db) store(dbk[k] + j, db_sum[k]);                                                                        \
       }                                                                                                              \
     });                                                                                                              \
