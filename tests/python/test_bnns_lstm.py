@@ -164,9 +164,14 @@ def test_fast_kernel_against_float64(name):
     check(dataclasses.replace(SWEEP[name], seed=SWEEP[name].seed + 100))
 
 
-def test_threaded_plans_with_two_threads():
-    """The threaded and rows_split configurations in a process whose pool has two threads."""
-    env = dict(os.environ, MPSNN_NUM_THREADS="2")
+@pytest.mark.parametrize("schedule", ["stealing", "others_first"])
+def test_threaded_plans_with_two_threads(schedule):
+    """The threaded and rows_split configurations in a process whose pool has
+    two threads. With others_first each thread takes the other's rows of the
+    input projection, of dx and of the weight gradients before its own: the
+    path a thread takes when it finishes early, every time rather than when the
+    machine happens to make one thread slower."""
+    env = dict(os.environ, MPSNN_NUM_THREADS="2", MPSNN_CPU_SCHEDULE=schedule)
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__,
                              "-k", "(test_fast_kernel_against_float64 and (rows_split or threaded))"
                                    " or test_results_do_not_depend_on_where_the_cache_lies"],

@@ -64,11 +64,15 @@ void gemm_tn(const GroupedMatrix& a, const std::vector<RowBlock>& blocks) {
   const std::size_t buffer = kTnK * kTnColumns;
   if (shared.size() < 2 * buffer) shared.resize(2 * buffer);
   float* const packed[2] = {shared.data(), shared.data() + buffer};
+  // Each k block's groups of A, dealt among the parts (a slower core hands on its last ones).
+  const std::size_t groups = (m + group - 1) / group, k_blocks = (k + kTnK - 1) / kTnK;
+  std::vector<StealingSplit> dealt;
+  dealt.reserve(chunks.size() * k_blocks);
+  for (std::size_t i = 0; i < chunks.size() * k_blocks; ++i) dealt.emplace_back(groups, parts);
   SpinBarrier barrier(parts);
   parallel_for(parts, [&](int part) {
-    std::size_t m0, m1;
-    split(m, parts, part, group, m0, m1);
     int next = 0;
+    StealingSplit* block_groups = dealt.data();
     for (const std::vector<Piece>& chunk : chunks) {
       const std::size_t panels = chunk.back().panel + chunk.back().panels();
       for (std::size_t k0 = 0; k0 < k; k0 += kTnK, next ^= 1) {
@@ -85,9 +89,10 @@ void gemm_tn(const GroupedMatrix& a, const std::vector<RowBlock>& blocks) {
                             k0, kb, packed[next] + (piece.panel + q0) * kb * kPanelWidth);
         }
         barrier.wait();
-        for (std::size_t r0 = m0; r0 < m1; r0 += group) {
-          const std::size_t w = group_width(a, r0 / group);
-          const float* at = group_data(a, r0 / group) + k0 * w;  // [kb][w], in place
+        StealingSplit& deal = *block_groups++;
+        for (std::size_t g; deal.next(part, g);) {
+          const std::size_t r0 = g * group, w = group_width(a, g);
+          const float* at = group_data(a, g) + k0 * w;  // [kb][w], in place
           for (const Piece& piece : chunk)
             multiply_group(w, kb, at, packed[next] + piece.panel * kb * kPanelWidth, piece.j1 - piece.j0,
                            piece.block->c + r0, piece.j0, k0 > 0);

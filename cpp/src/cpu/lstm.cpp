@@ -177,30 +177,30 @@ void gates_gemm(std::size_t rows, std::size_t n, const float* a, std::size_t lda
 // product whose left operand is k floats wide (columns: hidden units, each
 // with its four gates, for the projection; dx's columns for dx). Threads get
 // equal runs of tiles of 16 rows x 16 columns in row-major order (by rows
-// alone, 400 rows made 25 groups for 16 threads: 2 for some, 1 for others);
-// a run's whole row groups come in chunks whose transposed rows (count x k
-// floats, a quarter of L2) stay in L2 while every panel passes, a partial
-// group alone (its rows transposed by each thread that has part of it).
+// alone, 400 rows made 25 groups for 16 threads: 2 for some, 1 for others),
+// and a thread done with its own takes the last row group of another's; whole
+// row groups come in chunks whose transposed rows (count x k floats, a quarter
+// of L2) stay in L2 while every panel passes, a partial group alone (its rows
+// transposed by each thread that has part of it).
 template <typename Run>
 void for_tiles(std::size_t rows, std::size_t k, std::size_t columns, const Run& run) {
   const std::size_t floats = kL2Bytes / 4 / sizeof(float);
   const std::size_t chunk_groups = std::max<std::size_t>(1, floats / k / kPanelWidth);
   const std::size_t panels = (columns + kPanelWidth - 1) / kPanelWidth;
   const std::size_t tiles = (rows + kPanelWidth - 1) / kPanelWidth * panels;
+  const auto own_run = [&](std::size_t lo, std::size_t hi) {  // whole groups, or to the group's end
+    if (lo % panels == 0 && hi - lo >= panels) return std::min((hi - lo) / panels, chunk_groups) * panels;
+    return std::min(panels - lo % panels, hi - lo);
+  };
+  const auto last_group = [&](std::size_t lo, std::size_t hi) { return hi - std::max(lo, (hi - 1) / panels * panels); };
+  StealingSplit dealt(tiles, threads());
   parallel_for(threads(), [&](int part) {
-    std::size_t t0, t1;
-    split(tiles, threads(), part, 1, t0, t1);
-    while (t0 < t1) {
+    for (std::size_t t0, t1; dealt.next(part, t0, t1, own_run, last_group);) {
       const std::size_t r = t0 / panels * kPanelWidth, p = t0 % panels;
-      if (p > 0 || t1 - t0 < panels) {
-        const std::size_t p1 = std::min(panels, p + (t1 - t0));
-        run(r, std::min(kPanelWidth, rows - r), p * kPanelWidth, std::min(columns, p1 * kPanelWidth));
-        t0 += p1 - p;
-      } else {
-        const std::size_t groups = std::min((t1 - t0) / panels, chunk_groups);
-        run(r, std::min(rows, r + groups * kPanelWidth) - r, 0, columns);
-        t0 += groups * panels;
-      }
+      if (p > 0 || t1 - t0 < panels)
+        run(r, std::min(kPanelWidth, rows - r), p * kPanelWidth, std::min(columns, (p + t1 - t0) * kPanelWidth));
+      else
+        run(r, std::min(rows, r + (t1 - t0) / panels * kPanelWidth) - r, 0, columns);
     }
   });
 }

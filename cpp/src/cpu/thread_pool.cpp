@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <mutex>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -131,6 +134,30 @@ void SpinBarrier::wait() {
     if (spins < 4096) MPSNN_PAUSE();
     else std::this_thread::yield();  // another process holds the core: let it run
   }
+}
+
+StealingSplit::StealingSplit(std::size_t size, int parts, std::size_t grain)
+    : parts_(parts), ranges_(new Range[std::size_t(std::max(parts, 1))]) {
+  if (size >= (std::uint64_t(1) << 32)) throw std::length_error("StealingSplit: more than 2^32 items");
+  for (int p = 0; p < parts; ++p) {
+    std::size_t begin, end;
+    split(size, parts, p, grain, begin, end);
+    ranges_[p].bounds.store(pack(begin, end), std::memory_order_relaxed);
+  }
+}
+
+StealingSplit::Mode StealingSplit::mode() {
+  static const Mode asked = [] {
+    const char* env = std::getenv("MPSNN_CPU_SCHEDULE");
+    const std::string name = env ? env : "stealing";
+    if (name == "static") return Mode::static_split;
+    if (name == "others_first") return Mode::others_first;
+    if (name != "stealing")
+      std::fprintf(stderr, "mpsnn: MPSNN_CPU_SCHEDULE=%s is not stealing, static or others_first: stealing\n",
+                   name.c_str());
+    return Mode::stealing;
+  }();
+  return asked;
 }
 
 }  // namespace mpsnn::cpu

@@ -3,9 +3,12 @@
 // competes for the cores (OpenBLAS's own threads spin long after each call).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
+#include <memory>
 
 namespace mpsnn::cpu {
 
@@ -40,5 +43,76 @@ inline void split(std::size_t size, int parts, int p, std::size_t grain, std::si
   begin = std::min(size, chunks * p / parts * grain);
   end = std::min(size, chunks * (p + 1) / parts * grain);
 }
+
+// Items [0, size) dealt to `parts` parts as split() deals them, each part
+// claiming runs of its own from the front and, once those are gone, runs of
+// another's from the back. On cores of equal speed each part does its own
+// items in order, as a static split would (same locality, no item moves); a
+// slower core (a VM's vCPU whose core another guest shares, a hybrid CPU's
+// efficiency core) hands its last items to the faster ones instead of holding
+// everyone up. Claims are lock-free; any number of parts may claim at once.
+// MPSNN_CPU_SCHEDULE=static keeps every part to its own items;
+// MPSNN_CPU_SCHEDULE=others_first has each part take the others' items before
+// its own (a test mode: every item is stolen where it can be).
+class StealingSplit {
+ public:
+  StealingSplit(std::size_t size, int parts, std::size_t grain = 1);
+
+  // Claims [begin, end) for `part`: of its own items [lo, hi), the run
+  // [lo, lo + front(lo, hi)); of the part with the most left, [hi - back(lo, hi), hi).
+  // front and back return 1..hi-lo. False once no part has items left.
+  template <typename Front, typename Back>
+  bool next(int part, std::size_t& begin, std::size_t& end, const Front& front, const Back& back) {
+    if (mode() != Mode::others_first && claim_front(part, begin, end, front)) return true;
+    for (;;) {
+      int victim = -1;
+      std::uint64_t most = 0;
+      if (mode() != Mode::static_split)
+        for (int p = 0; p < parts_; ++p) {
+          const std::uint64_t bounds = ranges_[p].bounds.load(std::memory_order_relaxed);
+          const std::uint64_t left = (bounds >> 32) - std::min(bounds >> 32, bounds & 0xffffffffu);
+          if (p != part && left > most) most = left, victim = p;
+        }
+      if (victim < 0) return mode() == Mode::others_first && claim_front(part, begin, end, front);
+      std::uint64_t bounds = ranges_[victim].bounds.load(std::memory_order_relaxed);
+      const std::size_t lo = bounds & 0xffffffffu, hi = bounds >> 32;
+      if (lo >= hi) continue;
+      const std::size_t taken = back(lo, hi);
+      if (ranges_[victim].bounds.compare_exchange_weak(bounds, pack(lo, hi - taken), std::memory_order_acquire)) {
+        begin = hi - taken, end = hi;
+        return true;
+      }
+    }
+  }
+  // One item at a time.
+  bool next(int part, std::size_t& item) {
+    std::size_t end;
+    const auto one = [](std::size_t, std::size_t) { return std::size_t(1); };
+    return next(part, item, end, one, one);
+  }
+
+ private:
+  enum class Mode { stealing, static_split, others_first };
+  static Mode mode();
+  static std::uint64_t pack(std::size_t lo, std::size_t hi) { return std::uint64_t(lo) | std::uint64_t(hi) << 32; }
+  template <typename Front>
+  bool claim_front(int part, std::size_t& begin, std::size_t& end, const Front& front) {
+    std::uint64_t bounds = ranges_[part].bounds.load(std::memory_order_relaxed);
+    for (;;) {
+      const std::size_t lo = bounds & 0xffffffffu, hi = bounds >> 32;
+      if (lo >= hi) return false;
+      const std::size_t taken = front(lo, hi);
+      if (ranges_[part].bounds.compare_exchange_weak(bounds, pack(lo + taken, hi), std::memory_order_acquire)) {
+        begin = lo, end = lo + taken;
+        return true;
+      }
+    }
+  }
+  struct alignas(64) Range {
+    std::atomic<std::uint64_t> bounds;  // lo | hi << 32: the items not yet claimed
+  };
+  int parts_;
+  std::unique_ptr<Range[]> ranges_;
+};
 
 }  // namespace mpsnn::cpu
