@@ -18,6 +18,7 @@
 #include "cpu/lstm_cell.hpp"
 #include "cpu/lstm_common.hpp"
 #include "cpu/small_gemm.hpp"
+#include "cpu/streaming_stores.hpp"
 #include "cpu/thread_pool.hpp"
 
 namespace mpsnn::cpu {

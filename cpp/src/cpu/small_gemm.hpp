@@ -86,18 +86,11 @@ void multiply_group(std::size_t rows, std::size_t k, const float* at, const floa
 // (element (r, c) at source[r·ld + c]). Where grouped.data is 64-byte aligned
 // and groups are 16 wide, with streaming stores: a grouped matrix is written
 // once and read later, so its lines are not first read from memory. Weakly
-// ordered, as stream_floats: fence_streams() before another thread reads them
-// (once, after the last copy: a fence after every copy, four a backward step,
-// cost 1-4% of the backward at 128/32/100, 256/4/150 and 256/16/150).
+// ordered (streaming_stores.hpp): fence_streams() before another thread reads
+// them (once, after the last copy: a fence after every copy, four a backward
+// step, cost 1-4% of the backward at 128/32/100, 256/4/150 and 256/16/150).
 void copy_to_groups(const float* source, std::size_t ld, std::size_t rows, std::size_t c0, std::size_t c1,
                     const GroupedMatrix& grouped, std::size_t row0);
-
-// `count` floats, by streaming stores where the CPU has them: for memory
-// written once and read back much later (the training cache), whose lines
-// would otherwise be read before being written. Weakly ordered:
-// fence_streams() before another thread reads them.
-void stream_floats(const float* from, std::size_t count, float* to);
-void fence_streams();
 
 // small_gemm with A = rows [row0, row0 + rows) of a GroupedMatrix (k = its m).
 void small_gemm(std::size_t rows, const GroupedMatrix& a, std::size_t row0, const float* packed, std::size_t columns,
