@@ -136,12 +136,12 @@ void SpinBarrier::wait() {
   }
 }
 
-StealingSplit::StealingSplit(std::size_t size, int parts, std::size_t grain)
+StealingSplit::StealingSplit(std::size_t size, int parts)
     : parts_(parts), ranges_(new Range[std::size_t(std::max(parts, 1))]) {
   if (size >= (std::uint64_t(1) << 32)) throw std::length_error("StealingSplit: more than 2^32 items");
   for (int p = 0; p < parts; ++p) {
     std::size_t begin, end;
-    split(size, parts, p, grain, begin, end);
+    split(size, parts, p, 1, begin, end);
     ranges_[p].bounds.store(pack(begin, end), std::memory_order_relaxed);
   }
 }

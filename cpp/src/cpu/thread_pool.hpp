@@ -56,7 +56,7 @@ inline void split(std::size_t size, int parts, int p, std::size_t grain, std::si
 // its own (a test mode: every item is stolen where it can be).
 class StealingSplit {
  public:
-  StealingSplit(std::size_t size, int parts, std::size_t grain = 1);
+  StealingSplit(std::size_t size, int parts);
 
   // Claims [begin, end) for `part`: of its own items [lo, hi), the run
   // [lo, lo + front(lo, hi)); of the part with the most left, [hi - back(lo, hi), hi).
@@ -66,20 +66,20 @@ class StealingSplit {
     if (mode() != Mode::others_first && claim_front(part, begin, end, front)) return true;
     for (;;) {
       int victim = -1;
-      std::uint64_t most = 0;
+      std::size_t most = 0;
       if (mode() != Mode::static_split)
         for (int p = 0; p < parts_; ++p) {
           const std::uint64_t bounds = ranges_[p].bounds.load(std::memory_order_relaxed);
-          const std::uint64_t left = (bounds >> 32) - std::min(bounds >> 32, bounds & 0xffffffffu);
+          const std::size_t left = hi(bounds) - std::min(hi(bounds), lo(bounds));
           if (p != part && left > most) most = left, victim = p;
         }
       if (victim < 0) return mode() == Mode::others_first && claim_front(part, begin, end, front);
       std::uint64_t bounds = ranges_[victim].bounds.load(std::memory_order_relaxed);
-      const std::size_t lo = bounds & 0xffffffffu, hi = bounds >> 32;
-      if (lo >= hi) continue;
-      const std::size_t taken = back(lo, hi);
-      if (ranges_[victim].bounds.compare_exchange_weak(bounds, pack(lo, hi - taken), std::memory_order_acquire)) {
-        begin = hi - taken, end = hi;
+      if (lo(bounds) >= hi(bounds)) continue;
+      const std::size_t taken = back(lo(bounds), hi(bounds)), last = hi(bounds);
+      if (ranges_[victim].bounds.compare_exchange_weak(bounds, pack(lo(bounds), last - taken),
+                                                       std::memory_order_acquire)) {
+        begin = last - taken, end = last;
         return true;
       }
     }
@@ -94,22 +94,25 @@ class StealingSplit {
  private:
   enum class Mode { stealing, static_split, others_first };
   static Mode mode();
+  // A part's unclaimed items [lo, hi) in one word, claimed by compare-and-swap.
   static std::uint64_t pack(std::size_t lo, std::size_t hi) { return std::uint64_t(lo) | std::uint64_t(hi) << 32; }
+  static std::size_t lo(std::uint64_t bounds) { return std::size_t(bounds & 0xffffffffu); }
+  static std::size_t hi(std::uint64_t bounds) { return std::size_t(bounds >> 32); }
   template <typename Front>
   bool claim_front(int part, std::size_t& begin, std::size_t& end, const Front& front) {
     std::uint64_t bounds = ranges_[part].bounds.load(std::memory_order_relaxed);
     for (;;) {
-      const std::size_t lo = bounds & 0xffffffffu, hi = bounds >> 32;
-      if (lo >= hi) return false;
-      const std::size_t taken = front(lo, hi);
-      if (ranges_[part].bounds.compare_exchange_weak(bounds, pack(lo + taken, hi), std::memory_order_acquire)) {
-        begin = lo, end = lo + taken;
+      if (lo(bounds) >= hi(bounds)) return false;
+      const std::size_t first = lo(bounds), taken = front(first, hi(bounds));
+      if (ranges_[part].bounds.compare_exchange_weak(bounds, pack(first + taken, hi(bounds)),
+                                                     std::memory_order_acquire)) {
+        begin = first, end = first + taken;
         return true;
       }
     }
   }
   struct alignas(64) Range {
-    std::atomic<std::uint64_t> bounds;  // lo | hi << 32: the items not yet claimed
+    std::atomic<std::uint64_t> bounds;
   };
   int parts_;
   std::unique_ptr<Range[]> ranges_;
